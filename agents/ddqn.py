@@ -1,0 +1,82 @@
+"""Double DQN (van Hasselt et al. 2016) for a population of P independent agents.
+
+The paper's semantics: epsilon-greedy with epsilon decayed per episode, a replay buffer, Adam on
+the MSE between Q(s, a) and r + gamma * Q_target(s', argmax_a' Q(s', a')) * (1 - done), and a soft
+target update with rate tau after every gradient step. Every member has its own networks, optimizer
+state, buffer, epsilon and random stream; one batched computation serves them all.
+"""
+import torch
+
+from common.config import DDQNConfig
+from common.rng import MemberStreams
+from envs.real import RealEnvSpec
+from models.adam import PopulationAdam
+from models.mlp import PopulationMLP
+from agents.replay import PopulationReplay
+
+
+class DDQN:
+    def __init__(self, config: DDQNConfig, spec: RealEnvSpec, seeds: list[int]):
+        if not spec.discrete_actions:
+            raise ValueError("DDQN needs a discrete action space")
+        self.config, self.spec = config, spec
+        self.population = len(seeds)
+        self.num_actions = spec.action_dim
+        self.rng = MemberStreams(seeds)
+        self.q = PopulationMLP.initialise(seeds, spec.state_dim, spec.action_dim, config.hidden_size,
+                                          config.hidden_layer, config.activation).requires_grad_()
+        self.q_target = self.q.detached_copy()
+        self.optimizer = PopulationAdam(self.q.parameters(), torch.full((self.population,), config.lr))
+        self.replay = PopulationReplay(self.population, config.rb_size, spec.state_dim)
+        self.epsilon = torch.full((self.population,), config.eps_init)
+        self.gamma, self.tau = config.gamma, config.tau
+        self.nonfinite_loss = torch.zeros(self.population, dtype=torch.bool)
+
+    @torch.no_grad()
+    def greedy(self, obs: torch.Tensor) -> torch.Tensor:
+        """(P, B, S) -> (P, B) greedy actions."""
+        return self.q(obs).argmax(dim=-1)
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+        """Epsilon-greedy actions (P, B); only ``active`` members draw random numbers."""
+        batch = obs.shape[1]
+        explore = self.rng.uniform(batch, active) < self.epsilon[:, None]
+        random_actions = self.rng.integers(torch.full((self.population,), self.num_actions), batch, active)
+        return torch.where(explore, random_actions, self.greedy(obs))
+
+    def observe(self, active, states, actions, rewards, next_states, terminated) -> None:
+        """Store one transition per active member (B = 1 training episode per member)."""
+        self.replay.add(active, states[:, 0], actions[:, 0], rewards[:, 0], next_states[:, 0], terminated[:, 0])
+
+    def learn(self, active: torch.Tensor) -> torch.Tensor:
+        """One gradient step for every active member; returns the members whose loss was not finite."""
+        states, actions, rewards, next_states, dones = self.replay.sample(self.rng, self.config.batch_size, active)
+        # One forward of the online net serves both Q(s, .) and the argmax over Q(s', .).
+        q_both = self.q(torch.cat([states, next_states], dim=1))
+        q_now, q_next = q_both.split(states.shape[1], dim=1)
+        with torch.no_grad():
+            best_next = q_next.argmax(dim=-1, keepdim=True)
+            next_value = self.q_target(next_states).gather(-1, best_next).squeeze(-1)
+            target = rewards + self.gamma * next_value * (1 - dones)
+        q_taken = q_now.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+        losses = ((q_taken - target) ** 2).mean(dim=1)
+        # Summing member losses leaves each member's gradient exactly its own.
+        grads = torch.autograd.grad(losses.sum(), self.q.parameters())
+        finite = torch.isfinite(losses)
+        self.optimizer.step(list(grads), active & finite)
+        self._soft_update(active & finite)
+        return active & ~finite
+
+    @torch.no_grad()
+    def _soft_update(self, active: torch.Tensor) -> None:
+        for target, online in zip(self.q_target.parameters(), self.q.parameters()):
+            mask = active.view((-1,) + (1,) * (target.dim() - 1))
+            target.copy_(torch.where(mask, torch.lerp(target, online, self.tau), target))
+
+    def end_episode(self, active: torch.Tensor) -> None:
+        decayed = torch.clamp(self.epsilon * self.config.eps_decay, min=self.config.eps_min)
+        self.epsilon = torch.where(active, decayed, self.epsilon)
+
+    def member_state_dict(self, member: int) -> dict:
+        return {"q": self.q.member_module(member).state_dict()}

@@ -1,0 +1,133 @@
+"""The inner-loop training protocol, shared by all agents.
+
+Members train in episode lockstep: every still-training member plays one episode (members whose
+episode ended wait, masked, until the slowest one finishes), then all are tested on the real env
+together. A member's own trajectory is untouched by the waiting, so it is the one it would have
+had alone. A member stops when it is solved on the real env, when its SE return plateaus
+(``early_out_*``), when its episodes run out, when its SE or loss turns NaN, or at the deadline; it
+is then scored by its mean real-env test return.
+"""
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from common.config import ProtocolConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingResult:
+    """Per-member outcome of one population training (all tensors have shape (P,))."""
+
+    test_return: torch.Tensor
+    train_steps: torch.Tensor
+    train_episodes: torch.Tensor
+    solved: torch.Tensor
+    timed_out: torch.Tensor
+    failed: torch.Tensor          # NaN or inf from the training env or the loss
+    real_test_steps: int
+    episode_returns: list[list[float]] = field(default_factory=list)
+
+
+def plateaued(returns: list[float], window: int, rel_diff: float) -> bool:
+    """The paper's SE early out: the mean of the last ``window`` returns moved by < rel_diff."""
+    if len(returns) <= window:
+        return False
+    now = sum(returns[-window:]) / window
+    before = sum(returns[-window - 1:-1]) / window
+    return abs(now - before) / abs(before + 1e-9) < rel_diff
+
+
+def train_population(agent, train_env, test_env, agent_config, protocol: ProtocolConfig, *,
+                     on_synthetic: bool, deadline: float = math.inf) -> TrainingResult:
+    """Train ``agent`` (P members) on ``train_env`` and score it on ``test_env`` (a ``RealVecEnv``)."""
+    population = agent.population
+    solved_reward = test_env.spec.solved_reward
+    training = torch.ones(population, dtype=torch.bool)
+    solved = torch.zeros(population, dtype=torch.bool)
+    failed = torch.zeros(population, dtype=torch.bool)
+    timed_out = torch.zeros(population, dtype=torch.bool)
+    steps = torch.zeros(population, dtype=torch.long)
+    episodes = torch.zeros(population, dtype=torch.long)
+    history: list[list[float]] = [[] for _ in range(population)]
+    last_test = torch.full((population,), float("nan"), dtype=torch.float64)
+    tested_after_last_episode = torch.zeros(population, dtype=torch.bool)
+
+    for episode in range(agent_config.train_episodes):
+        if not training.any():
+            break
+        if time.monotonic() > deadline:
+            timed_out |= training
+            break
+        episode_return = _play_episode(agent, train_env, training, steps, learn=episode > agent_config.init_episodes,
+                                       repeat=agent_config.same_action_num)
+        failed |= training & _nonfinite(train_env, agent)
+        for m in torch.nonzero(training).flatten().tolist():
+            history[m].append(float(episode_return[m]))
+        episodes += training.long()
+        agent.end_episode(training)
+        training &= ~failed
+        tested_after_last_episode &= ~training
+
+        if on_synthetic and protocol.se_early_out and episode > agent_config.init_episodes:
+            for m in torch.nonzero(training).flatten().tolist():
+                if plateaued(history[m], agent_config.early_out_num, agent_config.early_out_virtual_diff):
+                    training[m] = False
+        due = protocol.test_every > 0 and (episode + 1) % protocol.test_every == 0
+        if due and episode >= agent_config.init_episodes:
+            testing = training.clone()
+            last_test = torch.where(testing, test_env.test(agent.greedy, testing), last_test)
+            tested_after_last_episode |= testing
+            newly_solved = testing & (last_test >= solved_reward)
+            solved |= newly_solved
+            if protocol.stop_when_solved:
+                training &= ~newly_solved
+
+    untested = ~tested_after_last_episode & ~failed
+    if untested.any():
+        last_test = torch.where(untested, test_env.test(agent.greedy, untested), last_test)
+    solved = (last_test >= solved_reward) & ~failed
+    if failed.any():
+        log.warning("members %s produced NaN or inf and get the worst score", torch.nonzero(failed).flatten().tolist())
+    return TrainingResult(test_return=torch.where(failed, torch.full_like(last_test, -math.inf), last_test),
+                          train_steps=steps, train_episodes=episodes, solved=solved, timed_out=timed_out,
+                          failed=failed, real_test_steps=test_env.steps_used, episode_returns=history)
+
+
+def _nonfinite(train_env, agent) -> torch.Tensor:
+    env_flags = getattr(train_env, "nonfinite", torch.zeros(agent.population, dtype=torch.bool))
+    return env_flags | agent.nonfinite_loss
+
+
+def _play_episode(agent, env, training: torch.Tensor, steps: torch.Tensor, *, learn: bool, repeat: int) -> torch.Tensor:
+    """One episode for every training member; returns each member's episode return."""
+    obs = env.reset(training)
+    running = training.clone()
+    episode_return = torch.zeros(agent.population, dtype=torch.float64)
+    while running.any():
+        actions = agent.act(obs, running)
+        reward_sum = torch.zeros(obs.shape[:2])
+        stepping = running[:, None].clone()
+        ended = torch.zeros_like(stepping)
+        terminated = torch.zeros_like(stepping)
+        next_obs = obs
+        for _ in range(repeat):
+            next_obs, reward, term, trunc, _ = env.step(actions, stepping[:, 0])
+            reward_sum += reward
+            terminated |= term
+            ended |= term | trunc
+            stepping &= ~ended
+            if not stepping.any():
+                break
+        agent.observe(running, obs, actions, reward_sum, next_obs, terminated)
+        steps += running.long()
+        episode_return += torch.where(running, reward_sum[:, 0].double(), 0.0)
+        if learn:
+            agent.nonfinite_loss |= agent.learn(running)
+        running &= ~ended[:, 0]
+        obs = next_obs
+    return episode_return

@@ -1,0 +1,259 @@
+"""The one config path: schema defaults, then a YAML file, then ``--set a.b=value`` overrides.
+
+Every field is typed and documented here; the docs become ``--help``. Validation happens once, in
+``load_config``, and any problem becomes a one-line ``UserError``.
+"""
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from common.errors import UserError
+
+ACTIVATIONS = ("tanh", "relu", "leakyrelu", "prelu")
+BACKENDS = ("batched", "serial", "processes")
+
+
+def option(default, help: str, *, low=None, high=None, low_open=False, choices=None):
+    """A config field with its one-line doc and its allowed range or choices."""
+    meta = {"help": help, "low": low, "high": high, "low_open": low_open, "choices": choices}
+    return field(default=default, metadata=meta)
+
+
+def section(cls, help: str):
+    return field(default_factory=cls, metadata={"help": help})
+
+
+@dataclass
+class NESConfig:
+    population: int = option(16, "population size P (members per NES iteration)", low=1)
+    max_iterations: int = option(100, "NES iterations before giving up", low=1)
+    noise_std: float = option(0.0124, "std of the Gaussian perturbation eps_i", low=0.0, low_open=True)
+    step_size: float = option(0.148, "NES step size alpha", low=0.0, low_open=True)
+    nes_step_size: bool = option(False, "divide the step size by the population size")
+    mirrored_sampling: bool = option(True, "also evaluate psi - eps_i and keep the better direction")
+    num_grad_evals: int = option(1, "agents trained per perturbed SE (repeats of a score)", low=1)
+    grad_eval_type: str = option("mean", "how repeats combine: mean, or minmax (the worst repeat)",
+                                 choices=("mean", "minmax"))
+    score_transform_type: int = option(3, "score transform 0-7 (see nes/score_transforms.py)", low=0, high=7)
+    weight_decay: float = option(0.0, "psi <- psi * (1 - weight_decay) before each update", low=0.0, high=1.0)
+    time_max: float = option(600.0, "seconds a member may take in the first iteration", low=0.0, low_open=True)
+    time_mult: float = option(3.0, "later budget: time_mult x mean member seconds of the last iteration",
+                              low=0.0, low_open=True)
+    quit_when_solved: bool = option(True, "stop as soon as the mean score_orig reaches the threshold")
+
+
+@dataclass
+class SyntheticEnvConfig:
+    hidden_size: int = option(83, "hidden units of each SE network", low=1)
+    hidden_layer: int = option(1, "hidden layers of each SE network", low=1)
+    activation: str = option("leakyrelu", "SE activation", choices=ACTIVATIONS)
+
+
+@dataclass
+class DDQNConfig:
+    train_episodes: int = option(1000, "cap on training episodes", low=1)
+    test_episodes: int = option(10, "real-env episodes per test (score = their mean return)", low=1)
+    init_episodes: int = option(1, "episodes before learning starts (paper: learn when episode > init)", low=0)
+    batch_size: int = option(199, "replay minibatch size", low=1)
+    gamma: float = option(0.988, "discount factor", low=0.0, high=1.0)
+    lr: float = option(3.04e-4, "Adam learning rate", low=0.0, low_open=True)
+    tau: float = option(0.00848, "soft target update rate", low=0.0, high=1.0)
+    eps_init: float = option(0.809, "initial epsilon", low=0.0, high=1.0)
+    eps_min: float = option(0.0371, "final epsilon", low=0.0, high=1.0)
+    eps_decay: float = option(0.961, "epsilon multiplier per episode", low=0.0, high=1.0)
+    rb_size: int = option(100000, "replay buffer capacity (transitions)", low=1)
+    same_action_num: int = option(1, "env steps each chosen action is repeated", low=1)
+    hidden_size: int = option(57, "Q-network hidden units", low=1)
+    hidden_layer: int = option(1, "Q-network hidden layers", low=1)
+    activation: str = option("tanh", "Q-network activation", choices=ACTIVATIONS)
+    early_out_num: int = option(10, "episodes in the moving mean of the SE early-out rule", low=1)
+    early_out_virtual_diff: float = option(
+        0.01, "SE early out when that mean changes by less than this fraction", low=0.0)
+
+
+@dataclass
+class AgentsConfig:
+    ddqn: DDQNConfig = section(DDQNConfig, "Double DQN")
+
+
+@dataclass
+class ProtocolConfig:
+    """How an inner agent is trained on an SE and scored on the real env."""
+
+    test_every: int = option(
+        1, "test on the real env after every k-th SE training episode (0: only after training)", low=0)
+    stop_when_solved: bool = option(True, "stop training once a real-env test reaches the threshold")
+    se_early_out: bool = option(True, "stop training when the SE return plateaus (early_out_* rule)")
+
+
+@dataclass
+class EvaluatorConfig:
+    backend: str = option("batched", "who runs the members: batched, serial or processes", choices=BACKENDS)
+    workers: int = option(2, "worker processes of the processes backend", low=1)
+    threads: int = option(1, "torch threads per process", low=1)
+
+
+@dataclass
+class Config:
+    env: str = option("CartPole-v0", "real gymnasium env the SE imitates")
+    seed: int = option(0, "run seed: every random number derives from it", low=0)
+    agent: str = option("ddqn", "inner-loop agent")
+    nes: NESConfig = section(NESConfig, "NES middle loop")
+    synthetic_env: SyntheticEnvConfig = section(SyntheticEnvConfig, "synthetic environment networks")
+    agents: AgentsConfig = section(AgentsConfig, "agent hyperparameters, one section per agent")
+    protocol: ProtocolConfig = section(ProtocolConfig, "inner-loop training protocol")
+    evaluator: EvaluatorConfig = section(EvaluatorConfig, "evaluation backend")
+
+    def agent_config(self):
+        return getattr(self.agents, self.agent)
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value, tp, key: str):
+    """Check ``value`` against the field type; ints are accepted where floats are expected."""
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    raise UserError(f"config key '{key}' must be {_type_name(tp)}, got {value!r}")
+
+
+def _check_range(value, meta, key: str) -> None:
+    choices, low, high = meta.get("choices"), meta.get("low"), meta.get("high")
+    if choices is not None and value not in choices:
+        raise UserError(f"config key '{key}' is {value!r}; choose one of {', '.join(map(str, choices))}")
+    if low is not None and (value < low or (meta.get("low_open") and value == low)):
+        bound = f"> {low}" if meta.get("low_open") else f">= {low}"
+        raise UserError(f"config key '{key}' is {value!r}; it must be {bound}")
+    if high is not None and value > high:
+        raise UserError(f"config key '{key}' is {value!r}; it must be <= {high}")
+
+
+def build(cls, data, prefix: str = ""):
+    """Build the dataclass ``cls`` from a (partial) dict, validating keys, types and ranges."""
+    if not isinstance(data, dict):
+        raise UserError(f"config section '{prefix.rstrip('.') or '<root>'}' must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise UserError(f"unknown config key '{prefix}{unknown[0]}'")
+    values = {}
+    for name, f in fields.items():
+        key = prefix + name
+        if name not in data:
+            continue
+        if dataclasses.is_dataclass(hints[name]):
+            values[name] = build(hints[name], data[name], key + ".")
+        else:
+            values[name] = _coerce(data[name], hints[name], key)
+            _check_range(values[name], f.metadata, key)
+    return cls(**values)
+
+
+def to_dict(config) -> dict:
+    return dataclasses.asdict(config)
+
+
+def read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        line = getattr(getattr(error, "problem_mark", None), "line", None)
+        where = f" (line {line + 1})" if line is not None else ""
+        raise UserError(f"config file {path} is not valid YAML{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a mapping of config keys")
+    return data
+
+
+def apply_override(data: dict, assignment: str) -> None:
+    """Apply one ``a.b.c=value`` override; the value is parsed as YAML (so 3 is int, true is bool)."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key:
+        raise UserError(f"--set expects key=value, got {assignment!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    node = data
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise UserError(f"config key '{'.'.join(parts[:i + 1])}' is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _deep_merge(base: dict, top: dict) -> dict:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(path=None, overrides=(), extra: dict | None = None) -> Config:
+    """Schema defaults <- YAML file <- ``extra`` (e.g. a BOHB sample or CLI flags) <- ``--set`` overrides."""
+    data = read_yaml(path) if path is not None else {}
+    if extra:
+        data = _deep_merge(data, extra)
+    for assignment in overrides:
+        apply_override(data, assignment)
+    config = build(Config, data)
+    validate_semantics(config)
+    return config
+
+
+def validate_semantics(config: Config) -> None:
+    """Cross-field checks that need more than one key."""
+    from agents import AGENTS
+    from envs.real import check_env_id
+
+    check_env_id(config.env)
+    if config.agent not in AGENTS:
+        raise UserError(f"unknown agent '{config.agent}'; choose one of {', '.join(sorted(AGENTS))}")
+    agent = config.agent_config()
+    if agent.eps_min > agent.eps_init:
+        raise UserError(f"agents.{config.agent}.eps_min ({agent.eps_min}) exceeds eps_init ({agent.eps_init})")
+
+
+def save_config(config: Config, path: Path) -> None:
+    path.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+def describe(cls=Config, prefix: str = "") -> list[str]:
+    """One line per config key: name, type, default and doc, for ``--help``."""
+    lines = []
+    hints = typing.get_type_hints(cls)
+    instance = cls()
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            lines.extend(describe(hints[f.name], prefix + f.name + "."))
+        else:
+            default = getattr(instance, f.name)
+            lines.append(f"  {prefix + f.name} ({_type_name(hints[f.name])}, default {default}): "
+                         f"{f.metadata['help']}")
+    return lines

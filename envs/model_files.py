@@ -1,0 +1,66 @@
+"""Saved synthetic environments: ``{'model': state_dict, 'config': ..., 'kind': 'synthetic_env'}``.
+
+The state dict uses the paper's keys (``env.state_net.0.weight`` ...), so files in the paper's
+layout and ours load through the same code.
+"""
+from pathlib import Path
+
+import torch
+
+from common.config import Config, build, validate_semantics
+from common.errors import UserError
+from envs.real import real_env_spec
+from models.mlp import build_mlp
+from models.synthetic_env_nets import NET_NAMES, SyntheticEnvNets
+from models.mlp import PopulationMLP
+
+SE_KIND = "synthetic_env"
+
+
+def save_synthetic_env(path: Path, nets: SyntheticEnvNets, member: int, config: Config, extra: dict) -> dict:
+    from common.config import to_dict
+    from common.files import atomic_torch_save
+
+    payload = {"kind": SE_KIND, "model": nets.member_state_dict(member), "config": to_dict(config), **extra}
+    atomic_torch_save(payload, path)
+    return payload
+
+
+def read_model_file(path: Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"model file not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:
+        raise UserError(f"model file {path} is corrupt or not a torch file") from None
+    if not isinstance(payload, dict) or "model" not in payload or "config" not in payload:
+        raise UserError(f"model file {path} is not a SynthEnv model (needs 'model' and 'config')")
+    return payload
+
+
+def load_synthetic_env(path: Path) -> tuple[SyntheticEnvNets, Config]:
+    """Rebuild the SE (a population of one) and its config from a model file."""
+    payload = read_model_file(path)
+    if payload.get("kind", SE_KIND) != SE_KIND:
+        raise UserError(f"model file {path} holds a {payload.get('kind')!r}, not a synthetic environment")
+    try:
+        config = build(Config, payload["config"])
+        validate_semantics(config)
+    except UserError as error:
+        raise UserError(f"model file {path} has a bad config: {error}") from None
+    spec = real_env_spec(config.env)
+    se = config.synthetic_env
+    modules = {}
+    for name in NET_NAMES:
+        output = spec.state_dim if name == "state_net" else 1
+        module = build_mlp(spec.state_dim + spec.action_dim, output, se.hidden_size, se.hidden_layer, se.activation)
+        prefix = f"env.{name}."
+        state = {k[len(prefix):]: v for k, v in payload["model"].items() if k.startswith(prefix)}
+        try:
+            module.load_state_dict(state)
+        except (RuntimeError, KeyError) as error:
+            first_line = str(error).splitlines()[0]
+            raise UserError(f"model file {path} does not match its config ({name}: {first_line})") from None
+        modules[name] = PopulationMLP.from_modules([module], se.activation)
+    return SyntheticEnvNets(modules, spec.state_dim, spec.action_dim, spec.discrete_actions), config

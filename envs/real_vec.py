@@ -1,0 +1,109 @@
+"""The real env for a population: P members x B episodes, stepped together.
+
+Every episode is reset with a seed drawn from its member's own generator, so what a member sees
+never depends on which other members share the batch. CartPole's native vector env steps all
+P x B episodes in one numpy call; other envs step a list of single envs.
+"""
+import gymnasium as gym
+import numpy as np
+import torch
+
+from envs.real import make_real_env, real_env_spec
+
+# Envs whose native vector env keeps its full state equal to the observation, so a member's own
+# seeded start state can be placed into it.
+_NATIVE_STATE_IS_OBSERVATION = ("CartPole-v0", "CartPole-v1")
+
+
+class RealVecEnv:
+    """Same stepping interface as ``SyntheticVecEnv`` (without autoreset), on the real env."""
+
+    def __init__(self, env_id: str, seeds: list[int], episodes_per_member: int = 1):
+        self.spec = real_env_spec(env_id)
+        self.population, self.episodes = len(seeds), episodes_per_member
+        self.generators = [np.random.default_rng(seed) for seed in seeds]
+        total = self.population * self.episodes
+        self.native = env_id in _NATIVE_STATE_IS_OBSERVATION
+        if self.native:
+            self.vector = gym.make_vec(env_id, num_envs=total, vectorization_mode="vector_entry_point")
+            self.vector.reset(seed=0)
+            self.singles = [make_real_env(env_id)]
+        else:
+            self.singles = [make_real_env(env_id) for _ in range(total)]
+        self.obs = np.zeros((self.population, self.episodes, self.spec.state_dim), dtype=np.float32)
+        self.steps_used = 0
+
+    def reset(self, members: torch.Tensor | None = None) -> torch.Tensor:
+        """Restart all episodes of the ``members`` mask (default all) from their own seeds."""
+        mask = np.ones(self.population, dtype=bool) if members is None else members.numpy()
+        for m in np.flatnonzero(mask):
+            for b, seed in enumerate(self.generators[m].integers(2**31, size=self.episodes)):
+                env = self.singles[0] if self.native else self.singles[m * self.episodes + b]
+                self.obs[m, b], _ = env.reset(seed=int(seed))
+        if self.native:
+            core = self.vector.unwrapped
+            restart = np.repeat(mask, self.episodes)
+            core.state[:, restart] = self.obs.reshape(-1, self.spec.state_dim)[restart].T
+            core.steps[restart] = 0
+            core.prev_done[restart] = False
+        return torch.from_numpy(self.obs.copy())
+
+    def step(self, actions: torch.Tensor, active: torch.Tensor | None = None):
+        """Advance the episodes of ``active`` members (P,) or slots (P, B).
+
+        Returns (obs, reward, terminated, truncated, final_obs), each with leading dims (P, B).
+        """
+        keep = np.ones((self.population, self.episodes), dtype=bool)
+        if active is not None:
+            keep &= active.numpy()[:, None] if active.dim() == 1 else active.numpy()
+        flat_actions = actions.numpy().reshape(self.population * self.episodes, *actions.shape[2:])
+        shape = keep.shape
+        if self.native:
+            obs, reward, terminated, truncated, _ = self.vector.step(flat_actions)
+            obs = obs.reshape(*shape, -1)
+            obs = np.where(keep[..., None], obs, self.obs)
+            # Frozen episodes must not advance: put their state and step count back.
+            core = self.vector.unwrapped
+            frozen = ~keep.reshape(-1)
+            core.state[:, frozen] = self.obs.reshape(-1, self.spec.state_dim)[frozen].T
+            core.steps[frozen] -= 1
+            core.prev_done[frozen] = False
+            reward, terminated, truncated = (x.reshape(shape) for x in (reward, terminated, truncated))
+        else:
+            obs = self.obs.copy()
+            reward = np.zeros(shape)
+            terminated = np.zeros(shape, dtype=bool)
+            truncated = np.zeros(shape, dtype=bool)
+            for i in np.flatnonzero(keep.reshape(-1)):
+                m, b = divmod(i, self.episodes)
+                obs[m, b], reward[m, b], terminated[m, b], truncated[m, b], _ = self.singles[i].step(flat_actions[i])
+        reward, terminated, truncated = reward * keep, terminated & keep, truncated & keep
+        self.steps_used += int(keep.sum())
+        self.obs = obs.astype(np.float32)
+        final = torch.from_numpy(self.obs.copy())
+        return (final, torch.from_numpy(reward).float(), torch.from_numpy(terminated),
+                torch.from_numpy(truncated), final)
+
+    @torch.no_grad()
+    def test(self, policy, active: torch.Tensor) -> torch.Tensor:
+        """Mean return of one episode in each of the B slots per active member (NaN elsewhere).
+
+        ``policy`` maps observations (P, B, state_dim) to actions (P, B[, action_dim]).
+        """
+        running = active[:, None].repeat(1, self.episodes)
+        obs = self.reset(active)
+        returns = torch.zeros(self.population, self.episodes, dtype=torch.float64)
+        for _ in range(self.spec.max_steps):
+            obs, reward, terminated, truncated, _ = self.step(policy(obs), running)
+            returns += torch.where(running, reward.double(), 0.0)
+            running &= ~(terminated | truncated)
+            if not running.any():
+                break
+        means = returns.mean(dim=1)
+        return torch.where(active, means, torch.full_like(means, float("nan")))
+
+    def close(self) -> None:
+        if self.native:
+            self.vector.close()
+        for env in self.singles:
+            env.close()

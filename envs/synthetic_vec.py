@@ -1,0 +1,65 @@
+"""The batched synthetic env: P members x B parallel episodes as tensors, with per-episode auto-reset."""
+import numpy as np
+import torch
+
+from envs.initial_states import InitialStateSampler
+from envs.real import RealEnvSpec
+from models.synthetic_env_nets import SyntheticEnvNets
+
+
+class SyntheticVecEnv:
+    """Steps P SEs (one per member) on B episodes each.
+
+    Episodes end when the done net fires (terminated) or at the real env's step limit (truncated).
+    With ``autoreset``, an ended episode restarts at once from a fresh real-env initial state and
+    the returned observation is that new start, as in gymnasium's same-step autoreset; the true
+    next state is in ``final_obs``. A member whose SE produced NaN or inf is flagged in
+    ``nonfinite`` and its values are replaced by zeros so the batch goes on.
+    """
+
+    def __init__(self, nets: SyntheticEnvNets, spec: RealEnvSpec, sampler: InitialStateSampler,
+                 episodes_per_member: int = 1, autoreset: bool = True):
+        self.nets, self.spec, self.sampler = nets, spec, sampler
+        self.population, self.episodes, self.autoreset = nets.population, episodes_per_member, autoreset
+        self.states = torch.zeros(self.population, self.episodes, spec.state_dim)
+        self.elapsed = torch.zeros(self.population, self.episodes, dtype=torch.long)
+        self.nonfinite = torch.zeros(self.population, dtype=torch.bool)
+
+    def reset(self, members: torch.Tensor | None = None) -> torch.Tensor:
+        """Restart all episodes of ``members`` (a bool mask, default all); returns all observations."""
+        mask = torch.ones(self.population, dtype=torch.bool) if members is None else members
+        index = torch.nonzero(mask).flatten().tolist()
+        if index:
+            self.states[index] = torch.from_numpy(self.sampler.sample(index, self.episodes))
+            self.elapsed[index] = 0
+        return self.states.clone()
+
+    def step(self, actions: torch.Tensor, active: torch.Tensor | None = None):
+        """Advance the episodes of ``active`` members; the others keep their state.
+
+        Returns (obs, reward, terminated, truncated, final_obs), each with leading dims (P, B).
+        """
+        active = torch.ones(self.population, dtype=torch.bool) if active is None else active
+        next_states, rewards, terminated = self.nets(actions, self.states)
+        bad = ~(torch.isfinite(next_states).all(dim=-1) & torch.isfinite(rewards))
+        bad_members = bad.any(dim=1) & active
+        if bad_members.any():
+            self.nonfinite |= bad_members
+            next_states = torch.nan_to_num(next_states, nan=0.0, posinf=0.0, neginf=0.0)
+            rewards = torch.nan_to_num(rewards, nan=0.0, posinf=0.0, neginf=0.0)
+        keep = active[:, None]
+        self.elapsed += keep.long()
+        truncated = (self.elapsed >= self.spec.max_steps) & ~terminated & keep
+        terminated = terminated & keep
+        final_obs = torch.where(keep[..., None], next_states, self.states)
+        self.states = final_obs.clone()
+        if self.autoreset:
+            self._restart_ended(terminated | truncated)
+        return self.states.clone(), torch.where(keep, rewards, 0.0), terminated, truncated, final_obs
+
+    def _restart_ended(self, ended: torch.Tensor) -> None:
+        for member in torch.nonzero(ended.any(dim=1)).flatten().tolist():
+            slots = torch.nonzero(ended[member]).flatten()
+            fresh = self.sampler.sample([member], len(slots))[0]
+            self.states[member, slots] = torch.from_numpy(np.asarray(fresh))
+            self.elapsed[member, slots] = 0

@@ -1,0 +1,60 @@
+"""Shared edges of the entry points: logging, config flags, run directories."""
+import argparse
+import logging
+import time
+from pathlib import Path
+
+from common.config import describe, load_config
+from common.errors import UserError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS = REPO_ROOT / "results"
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse, but bad flags are a one-line error with exit code 2 and no usage dump."""
+
+    def error(self, message):
+        raise UserError(message)
+
+
+def make_parser(description: str, with_config: bool = True) -> argparse.ArgumentParser:
+    epilog = "config keys (set with --set key=value):\n" + "\n".join(describe()) if with_config else None
+    return _ArgumentParser(description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_config_flags(parser: argparse.ArgumentParser, default_config: Path | None) -> None:
+    parser.add_argument("--config", type=Path, default=default_config,
+                        help=f"YAML config file (default: {default_config.relative_to(REPO_ROOT) if default_config else 'none'})")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config key, e.g. --set nes.population=8 (repeatable)")
+    parser.add_argument("--seed", type=int, help="run seed (same as --set seed=N)")
+
+
+def config_from_args(args, extra_overrides: list[str] = ()):
+    overrides = list(args.overrides) + list(extra_overrides)
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    return load_config(args.config, overrides)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run_name(env: str, experiment: str, seed: int) -> str:
+    """CleanRL-style ``{env}__{experiment}__{seed}__{time}``."""
+    return f"{env}__{experiment}__{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def fresh_run_dir(out: Path | None, name: str) -> Path:
+    """A new, empty run directory; an existing non-empty one is refused rather than overwritten."""
+    run_dir = out if out is not None else RESULTS / name
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise UserError(f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, or pick another --out")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot create run directory {run_dir}: {error.strerror}") from None
+    return run_dir

@@ -1,0 +1,143 @@
+"""Learn a synthetic environment with NES (default: CartPole-v0 with DDQN, on this PC).
+
+    python -m experiments.learn_env [--config F] [--set k=v ...] [--seed N] [--evaluator B]
+                                    [--out DIR] [--resume DIR]
+
+Writes a run directory (config.yaml, metrics.csv, latest.pt, best.pt, summary.json, tensorboard/)
+and prints its path as the last line.
+"""
+import csv
+import io
+import json
+import logging
+import sys
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from common.config import build, to_dict, validate_semantics, apply_override, save_config, Config
+from common.errors import UserError, exits_cleanly_on_user_error
+from common.files import atomic_write_text
+from experiments.cli import (REPO_ROOT, add_config_flags, config_from_args, fresh_run_dir, make_parser,
+                             run_name, setup_logging)
+from nes.evaluators import BACKENDS, make_evaluator
+from nes.master import CHECKPOINT_KIND, NESMaster, state_from_checkpoint
+
+DEFAULT_CONFIG = REPO_ROOT / "default_config" / "cartpole_synthetic_env.yaml"
+# What may change when a run is resumed: how it is computed and how long it goes on, not what it is.
+RESUMABLE_CHANGES = ("evaluator.", "nes.max_iterations", "nes.quit_when_solved")
+
+log = logging.getLogger("learn_env")
+
+
+def parse_args(argv):
+    parser = make_parser(__doc__)
+    add_config_flags(parser, DEFAULT_CONFIG)
+    parser.add_argument("--evaluator", choices=sorted(BACKENDS), help="evaluation backend (evaluator.backend)")
+    parser.add_argument("--workers", type=int, help="worker processes for the processes backend (evaluator.workers)")
+    parser.add_argument("--out", type=Path, help="run directory (default: results/<env>__learn_env__<seed>__<time>)")
+    parser.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR from its latest.pt")
+    return parser.parse_args(argv)
+
+
+def cli_overrides(args) -> list[str]:
+    overrides = []
+    if args.evaluator:
+        overrides.append(f"evaluator.backend={args.evaluator}")
+    if args.workers is not None:
+        overrides.append(f"evaluator.workers={args.workers}")
+    return overrides
+
+
+def load_resume(args):
+    """The checkpoint and config of ``--resume DIR``, with only the allowed changes applied."""
+    run_dir = args.resume
+    latest = run_dir / "latest.pt"
+    if not latest.is_file():
+        raise UserError(f"nothing to resume in {run_dir}: no latest.pt")
+    try:
+        payload = torch.load(latest, map_location="cpu", weights_only=False)
+    except Exception:
+        raise UserError(f"{latest} is corrupt or not a torch file") from None
+    if not isinstance(payload, dict) or payload.get("kind") != CHECKPOINT_KIND:
+        raise UserError(f"{latest} is not a learn_env checkpoint")
+    overrides = list(args.overrides) + cli_overrides(args) + ([f"seed={args.seed}"] if args.seed is not None else [])
+    for assignment in overrides:
+        key = assignment.partition("=")[0]
+        if not key.startswith(RESUMABLE_CHANGES):
+            raise UserError(f"cannot change '{key}' when resuming; only evaluator.*, nes.max_iterations "
+                            f"and nes.quit_when_solved may change")
+    data = payload["config"]
+    for assignment in overrides:
+        apply_override(data, assignment)
+    config = build(Config, data)
+    validate_semantics(config)
+    return run_dir, payload, config
+
+
+def write_metrics(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+class TensorBoardHook:
+    def __init__(self, run_dir: Path):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def __call__(self, row, state):
+        for key in ("mean_score_orig", "max_score", "mean_score", "wall_seconds", "mean_member_seconds"):
+            self.writer.add_scalar(f"nes/{key}", row[key], row["iteration"])
+        self.writer.flush()
+
+
+@exits_cleanly_on_user_error
+def main(argv=None) -> Path:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    setup_logging()
+    if args.resume is not None:
+        run_dir, payload, config = load_resume(args)
+        run_id, state = payload["run_id"], state_from_checkpoint(payload)
+    else:
+        config = config_from_args(args, cli_overrides(args))
+        run_id = run_name(config.env, "learn_env", config.seed)
+        run_dir = fresh_run_dir(args.out, run_id)
+        state = None
+    save_config(config, run_dir / "config.yaml")
+    evaluator = make_evaluator(config)
+    master = NESMaster(config, evaluator, run_dir, run_id, state)
+    bar = tqdm(total=config.nes.max_iterations, initial=master.state.iteration, desc="NES", unit="it",
+               dynamic_ncols=True, file=sys.stderr)
+
+    def progress(row, state):
+        bar.update(1)
+        bar.set_postfix(mean_orig=f"{row['mean_score_orig']:.1f}", best=f"{row['max_score']:.1f}",
+                        solved=state.solved)
+
+    master.hooks += [lambda row, state: write_metrics(run_dir / "metrics.csv", state.metrics),
+                     TensorBoardHook(run_dir), progress]
+    try:
+        final = master.run()
+    finally:
+        bar.close()
+        evaluator.close()
+    summary = {"solved": final.solved, "iterations": final.iteration, "wall_seconds": round(final.elapsed_seconds, 2),
+               "best_mean_score": final.best_mean_score if final.solved else None,
+               "paths": {"run_dir": str(run_dir), "config": str(run_dir / "config.yaml"),
+                         "metrics": str(run_dir / "metrics.csv"), "latest": str(master.latest_path),
+                         "best_model": str(master.best_path) if final.solved else None}}
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    log.info("solved=%s after %d iterations in %.0f s", final.solved, final.iteration, final.elapsed_seconds)
+    print(run_dir)
+    return run_dir
+
+
+if __name__ == "__main__":
+    main()

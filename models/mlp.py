@@ -1,0 +1,147 @@
+"""MLPs in the paper's layout, single and population-batched.
+
+``build_mlp`` gives ``nn.Sequential(Linear, act, Linear, act, ..., Linear)``, the layout of the
+paper's published state dicts (a PReLU adds ``.<i>.weight`` with one parameter).
+``PopulationMLP`` holds the same networks for P members with a leading population dimension and
+runs one batched matmul per layer for all of them.
+"""
+import math
+
+import torch
+from torch import nn
+
+
+def _tanh(x: torch.Tensor) -> torch.Tensor:
+    # tanh(x) = 2 sigmoid(2x) - 1: the same function, and about 4x faster than torch.tanh in the
+    # CPU build we pin (its float32 tanh kernel is not vectorised); differences are ~1e-7.
+    return torch.sigmoid(2 * x) * 2 - 1
+
+
+_ACTIVATIONS = {"tanh": _tanh, "relu": torch.relu,
+                "leakyrelu": lambda x: torch.nn.functional.leaky_relu(x, 0.01)}
+
+
+def build_mlp(input_dim: int, output_dim: int, hidden_size: int, hidden_layer: int, activation: str) -> nn.Sequential:
+    """The paper's MLP: ``hidden_layer`` hidden layers of ``hidden_size`` units."""
+    make_activation = {"tanh": nn.Tanh, "relu": nn.ReLU, "leakyrelu": nn.LeakyReLU, "prelu": nn.PReLU}[activation]
+    layers, width = [], input_dim
+    for _ in range(hidden_layer):
+        layers += [nn.Linear(width, hidden_size), make_activation()]
+        width = hidden_size
+    layers.append(nn.Linear(width, output_dim))
+    return nn.Sequential(*layers)
+
+
+class PopulationMLP:
+    """P MLPs of one architecture as stacked tensors.
+
+    Weights are stored ``(P, in, out)`` so a layer is one ``baddbmm`` over inputs ``(P, N, in)``;
+    biases ``(P, 1, out)``; a PReLU slope ``(P, 1, 1)`` per hidden layer.
+    """
+
+    def __init__(self, weights, biases, slopes, activation: str):
+        self.weights, self.biases, self.slopes, self.activation = weights, biases, slopes, activation
+
+    @classmethod
+    def initialise(cls, seeds, input_dim, output_dim, hidden_size, hidden_layer, activation) -> "PopulationMLP":
+        """nn.Linear's default init, drawn per member from its own seed."""
+        dims = [input_dim] + [hidden_size] * hidden_layer + [output_dim]
+        weights = [torch.empty(len(seeds), i, o) for i, o in zip(dims[:-1], dims[1:])]
+        biases = [torch.empty(len(seeds), 1, o) for o in dims[1:]]
+        for member, seed in enumerate(seeds):
+            generator = torch.Generator().manual_seed(int(seed))
+            for w, b in zip(weights, biases):
+                bound = 1.0 / math.sqrt(w.shape[1])
+                w[member] = (torch.rand(w.shape[1:], generator=generator) * 2 - 1) * bound
+                b[member] = (torch.rand(b.shape[1:], generator=generator) * 2 - 1) * bound
+        slopes = [torch.full((len(seeds), 1, 1), 0.25) for _ in range(hidden_layer)] if activation == "prelu" else []
+        return cls(weights, biases, slopes, activation)
+
+    @property
+    def population(self) -> int:
+        return self.weights[0].shape[0]
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [*self.weights, *self.biases, *self.slopes]
+
+    def _activate(self, x: torch.Tensor, layer: int) -> torch.Tensor:
+        if self.activation == "prelu":
+            return torch.where(x >= 0, x, x * self.slopes[layer])
+        return _ACTIVATIONS[self.activation](x)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """(P, N, in) -> (P, N, out)."""
+        last = len(self.weights) - 1
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = torch.baddbmm(b, x, w)
+            if layer < last:
+                x = self._activate(x, layer)
+        return x
+
+    def requires_grad_(self) -> "PopulationMLP":
+        for p in self.parameters():
+            p.requires_grad_(True)
+        return self
+
+    def detached_copy(self) -> "PopulationMLP":
+        return PopulationMLP([w.detach().clone() for w in self.weights], [b.detach().clone() for b in self.biases],
+                             [s.detach().clone() for s in self.slopes], self.activation)
+
+    def select(self, members) -> "PopulationMLP":
+        """The sub-population ``members`` (a list or index tensor), as copies."""
+        index = torch.as_tensor(members, dtype=torch.long)
+        pick = lambda ts: [t.detach()[index].clone() for t in ts]  # noqa: E731
+        return PopulationMLP(pick(self.weights), pick(self.biases), pick(self.slopes), self.activation)
+
+    @staticmethod
+    def concatenate(parts: list["PopulationMLP"]) -> "PopulationMLP":
+        cat = lambda ts: [torch.cat(group) for group in zip(*ts)] if ts[0] else []  # noqa: E731
+        return PopulationMLP(cat([p.weights for p in parts]), cat([p.biases for p in parts]),
+                             cat([p.slopes for p in parts]), parts[0].activation)
+
+    # --- flat vectors: NES works on one vector psi per member --------------------------------
+    def _flat_order(self) -> list[torch.Tensor]:
+        """Parameters in the state-dict order of ``build_mlp`` (weights as nn.Linear's (out, in))."""
+        order = []
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
+            order += [w.transpose(1, 2), b]
+            if layer < len(self.slopes):
+                order.append(self.slopes[layer])
+        return order
+
+    @property
+    def num_params(self) -> int:
+        return sum(t[0].numel() for t in self._flat_order())
+
+    def to_flat(self) -> torch.Tensor:
+        """(P, D) flat parameter vectors."""
+        return torch.cat([t.detach().reshape(self.population, -1) for t in self._flat_order()], dim=1)
+
+    def load_flat(self, flat: torch.Tensor) -> None:
+        """Overwrite all parameters from (P, D) flat vectors."""
+        offset = 0
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
+            out_in = w.shape[2] * w.shape[1]
+            w.data.copy_(flat[:, offset:offset + out_in].reshape(-1, w.shape[2], w.shape[1]).transpose(1, 2))
+            offset += out_in
+            b.data.copy_(flat[:, offset:offset + b.shape[2]].reshape(b.shape))
+            offset += b.shape[2]
+            if layer < len(self.slopes):
+                self.slopes[layer].data.copy_(flat[:, offset:offset + 1].reshape(-1, 1, 1))
+                offset += 1
+
+    # --- single-member nn.Sequential views (the paper's state-dict layout) -------------------
+    def member_module(self, member: int) -> nn.Sequential:
+        dims = [self.weights[0].shape[1]] + [w.shape[2] for w in self.weights]
+        module = build_mlp(dims[0], dims[-1], dims[1] if len(dims) > 2 else 1, len(dims) - 2, self.activation)
+        torch.nn.utils.vector_to_parameters(self.to_flat()[member], module.parameters())
+        return module
+
+    @classmethod
+    def from_modules(cls, modules: list[nn.Sequential], activation: str) -> "PopulationMLP":
+        linears = [[m for m in module if isinstance(m, nn.Linear)] for module in modules]
+        template = cls.initialise([0] * len(modules), linears[0][0].in_features, linears[0][-1].out_features,
+                                  linears[0][0].out_features, len(linears[0]) - 1, activation)
+        flat = torch.stack([torch.nn.utils.parameters_to_vector(m.parameters()).detach() for m in modules])
+        template.load_flat(flat)
+        return template

@@ -1,0 +1,28 @@
+"""In-process backends: ``batched`` (all members as one population) and ``serial`` (one at a time)."""
+import torch
+
+from common.config import Config
+from nes.member_evaluation import evaluate_members
+from nes.tasks import MemberResult, MemberTask
+
+
+class BatchedEvaluator:
+    """Every agent of every member trains in one batched computation (the default)."""
+
+    batched = True
+
+    def __init__(self, config: Config):
+        self.config = config
+        torch.set_num_threads(config.evaluator.threads)
+
+    def evaluate(self, tasks: list[MemberTask], time_budget: float) -> list[MemberResult]:
+        return evaluate_members(tasks, self.config, time_budget, batched=self.batched)
+
+    def close(self) -> None:
+        pass
+
+
+class SerialEvaluator(BatchedEvaluator):
+    """The same agents trained one after another, batching off: the debugging and speed baseline."""
+
+    batched = False

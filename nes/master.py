@@ -1,0 +1,151 @@
+"""The NES master: evolves the flat SE parameter vector psi, one population per iteration.
+
+One iteration, population P (MISSION.md):
+  eps_i ~ N(0, noise_std^2 I), fixed by (run seed, iteration, i);
+  the evaluator scores each member (score_orig on psi, the better of psi +- eps_i);
+  weights w = score_transform(scores); psi <- psi * (1 - weight_decay) + alpha * sum_i w_i eps_i
+  (alpha / P with ``nes_step_size``), where eps_i is flipped if psi - eps_i won.
+psi is saved as the best SE when the mean score_orig reaches the env's threshold and beats every
+earlier iteration. The master never knows which backend evaluates the members.
+"""
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common.config import Config, to_dict
+from common.files import atomic_torch_save
+from common.rng import derive_seed
+from envs.model_files import save_synthetic_env
+from envs.real import real_env_spec
+from models.synthetic_env_nets import SyntheticEnvNets
+from nes.evaluators.base import Evaluator
+from nes.score_transforms import score_transform
+from nes.tasks import MemberResult, MemberTask
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_KIND = "nes_checkpoint"
+
+
+@dataclass
+class NESState:
+    """Everything needed to resume: no global RNG is involved, every draw derives from the seed."""
+
+    psi: torch.Tensor
+    iteration: int = 0
+    best_mean_score: float = -math.inf
+    solved: bool = False
+    time_budget: float | None = None
+    elapsed_seconds: float = 0.0
+    metrics: list[dict] = field(default_factory=list)
+
+
+def worst_to_floor(values: np.ndarray) -> np.ndarray:
+    """NaN or -inf (an SE that blew up) becomes the population's worst finite value."""
+    finite = np.isfinite(values)
+    floor = values[finite].min() if finite.any() else 0.0
+    return np.where(finite, values, floor)
+
+
+class NESMaster:
+    def __init__(self, config: Config, evaluator: Evaluator, run_dir: Path, run_id: str, state: NESState | None = None):
+        self.config, self.evaluator, self.run_dir, self.run_id = config, evaluator, Path(run_dir), run_id
+        self.spec = real_env_spec(config.env)
+        se = config.synthetic_env
+        self.template = SyntheticEnvNets.initialise([derive_seed(config.seed, 0xE17)], self.spec,
+                                                    se.hidden_size, se.hidden_layer, se.activation)
+        self.state = state or NESState(psi=self.template.to_flat()[0].clone())
+        self.hooks = []
+
+    @property
+    def latest_path(self) -> Path:
+        return self.run_dir / "latest.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.run_dir / "best.pt"
+
+    def noise(self, iteration: int, member: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(derive_seed(self.config.seed, iteration, member))
+        return torch.randn(self.state.psi.shape, generator=generator) * self.config.nes.noise_std
+
+    def tasks(self) -> list[MemberTask]:
+        it = self.state.iteration
+        return [MemberTask(run_id=self.run_id, iteration=it, member=i, seed=derive_seed(self.config.seed, it, i, 7),
+                           psi=self.state.psi.clone(), eps=self.noise(it, i))
+                for i in range(self.config.nes.population)]
+
+    def run(self) -> NESState:
+        nes = self.config.nes
+        while self.state.iteration < nes.max_iterations and not (self.state.solved and nes.quit_when_solved):
+            self.step()
+        return self.state
+
+    def step(self) -> dict:
+        """One NES iteration, then a checkpoint."""
+        nes, state = self.config.nes, self.state
+        budget = state.time_budget if state.time_budget is not None else nes.time_max
+        tasks = self.tasks()
+        start = time.monotonic()
+        results = sorted(self.evaluator.evaluate(tasks, budget), key=lambda r: r.member)
+        wall = time.monotonic() - start
+        self._check_results(results, tasks)
+
+        scores = worst_to_floor(np.array([r.score for r in results]))
+        scores_orig = worst_to_floor(np.array([r.score_orig for r in results]))
+        weights = score_transform(scores, scores_orig, nes.score_transform_type)
+        signs = torch.tensor([-1.0 if r.flipped else 1.0 for r in results])
+        eps = torch.stack([t.eps for t in tasks]) * signs[:, None]
+        alpha = nes.step_size / nes.population if nes.nes_step_size else nes.step_size
+        evaluated_psi = state.psi
+        state.psi = evaluated_psi * (1 - nes.weight_decay) + alpha * (torch.from_numpy(weights).float() @ eps)
+
+        mean_orig = float(scores_orig.mean())
+        improved = mean_orig >= self.spec.solved_reward and mean_orig > state.best_mean_score
+        if improved:
+            state.best_mean_score = mean_orig
+            state.solved = True
+            best = self.template.with_flat(evaluated_psi[None])
+            save_synthetic_env(self.best_path, best, 0, self.config,
+                               {"iteration": state.iteration, "mean_score_orig": mean_orig})
+        failed = [r.member for r in results if r.failed]
+        if failed:
+            log.warning("iteration %d: members %s hit NaN/inf and were scored worst", state.iteration, failed)
+        row = {"iteration": state.iteration, "wall_seconds": round(wall, 3), "mean_score_orig": mean_orig,
+               "max_score": float(scores.max()), "mean_score": float(scores.mean()),
+               "mean_member_seconds": round(float(np.mean([r.seconds for r in results])), 3),
+               "real_env_steps": int(sum(r.real_env_steps for r in results)),
+               "timed_out_members": sum(r.timed_out for r in results), "failed_members": len(failed),
+               "saved_best": int(improved)}
+        state.metrics.append(row)
+        state.time_budget = nes.time_mult * float(np.mean([r.seconds for r in results]))
+        state.elapsed_seconds += wall
+        state.iteration += 1
+        self.save_checkpoint()
+        for hook in self.hooks:
+            hook(row, state)
+        return row
+
+    def _check_results(self, results: list[MemberResult], tasks: list[MemberTask]) -> None:
+        expected = [(t.run_id, t.iteration, t.member) for t in tasks]
+        got = [(r.run_id, r.iteration, r.member) for r in results]
+        if got != expected:
+            raise RuntimeError(f"evaluator answered {len(got)} results that do not match the {len(expected)} tasks")
+
+    def save_checkpoint(self) -> None:
+        s = self.state
+        atomic_torch_save({"kind": CHECKPOINT_KIND, "config": to_dict(self.config), "run_id": self.run_id,
+                           "psi": s.psi, "iteration": s.iteration, "best_mean_score": s.best_mean_score,
+                           "solved": s.solved, "time_budget": s.time_budget, "elapsed_seconds": s.elapsed_seconds,
+                           "metrics": s.metrics}, self.latest_path)
+
+
+def state_from_checkpoint(payload: dict) -> NESState:
+    return NESState(psi=payload["psi"], iteration=payload["iteration"], best_mean_score=payload["best_mean_score"],
+                    solved=payload["solved"], time_budget=payload["time_budget"],
+                    elapsed_seconds=payload["elapsed_seconds"], metrics=list(payload["metrics"]))
