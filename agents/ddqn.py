@@ -24,7 +24,7 @@ class DDQN:
         self.num_actions = spec.action_dim
         self.rng = MemberStreams(seeds)
         self.q = PopulationMLP.initialise(seeds, spec.state_dim, spec.action_dim, config.hidden_size,
-                                          config.hidden_layer, config.activation).requires_grad_()
+                                          config.hidden_layer, config.activation)
         self.q_target = self.q.detached_copy()
         self.optimizer = PopulationAdam(self.q.parameters(), torch.full((self.population,), config.lr))
         self.replay = PopulationReplay(self.population, config.rb_size, spec.state_dim)
@@ -49,22 +49,24 @@ class DDQN:
         """Store one transition per active member (B = 1 training episode per member)."""
         self.replay.add(active, states[:, 0], actions[:, 0], rewards[:, 0], next_states[:, 0], terminated[:, 0])
 
+    @torch.no_grad()
     def learn(self, active: torch.Tensor) -> torch.Tensor:
         """One gradient step for every active member; returns the members whose loss was not finite."""
         states, actions, rewards, next_states, dones = self.replay.sample(self.rng, self.config.batch_size, active)
+        batch = states.shape[1]
         # One forward of the online net serves both Q(s, .) and the argmax over Q(s', .).
-        q_both = self.q(torch.cat([states, next_states], dim=1))
-        q_now, q_next = q_both.split(states.shape[1], dim=1)
-        with torch.no_grad():
-            best_next = q_next.argmax(dim=-1, keepdim=True)
-            next_value = self.q_target(next_states).gather(-1, best_next).squeeze(-1)
-            target = rewards + self.gamma * next_value * (1 - dones)
-        q_taken = q_now.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-        losses = ((q_taken - target) ** 2).mean(dim=1)
-        # Summing member losses leaves each member's gradient exactly its own.
-        grads = torch.autograd.grad(losses.sum(), self.q.parameters())
+        q_both, cache = self.q.forward(torch.cat([states, next_states], dim=1))
+        q_now, q_next = q_both.split(batch, dim=1)
+        best_next = q_next.argmax(dim=-1, keepdim=True)
+        next_value = self.q_target(next_states).gather(-1, best_next).squeeze(-1)
+        target = rewards + self.gamma * next_value * (1 - dones)
+        error = q_now.gather(-1, actions.unsqueeze(-1)).squeeze(-1) - target
+        losses = (error ** 2).mean(dim=1)
+        # d(mean squared error)/dQ, placed on the taken action; each member's gradient is its own.
+        grad_q = torch.zeros_like(q_now).scatter_(-1, actions.unsqueeze(-1), (2.0 / batch * error).unsqueeze(-1))
+        grads = self.q.backward(cache, grad_q, rows=batch)
         finite = torch.isfinite(losses)
-        self.optimizer.step(list(grads), active & finite)
+        self.optimizer.step(grads, active & finite)
         self._soft_update(active & finite)
         return active & ~finite
 

@@ -120,6 +120,7 @@ class NESMaster:
                "max_score": float(scores.max()), "mean_score": float(scores.mean()),
                "mean_member_seconds": round(float(np.mean([r.seconds for r in results])), 3),
                "real_env_steps": int(sum(r.real_env_steps for r in results)),
+               "synthetic_env_steps": int(sum(r.synthetic_steps for r in results)),
                "timed_out_members": sum(r.timed_out for r in results), "failed_members": len(failed),
                "saved_best": int(improved)}
         state.metrics.append(row)

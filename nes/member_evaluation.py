@@ -76,10 +76,11 @@ def evaluate_members(tasks: list[MemberTask], config: Config, time_budget: float
     if batched:
         outcome = train_agents_on_synthetic_envs(config, psis, seeds, start + time_budget)
         returns, timed_out = outcome.test_return.tolist(), outcome.timed_out.tolist()
+        se_steps = outcome.train_steps.tolist()
         real_steps = [outcome.real_test_steps / len(jobs)] * len(jobs)
         seconds = {i: time.monotonic() - start for i in range(len(tasks))}
     else:
-        returns, timed_out, real_steps, seconds = [], [], [], {}
+        returns, timed_out, real_steps, se_steps, seconds = [], [], [], [], {}
         member_start = start
         for k, job in enumerate(jobs):
             if k == 0 or jobs[k - 1].task_index != job.task_index:
@@ -88,8 +89,9 @@ def evaluate_members(tasks: list[MemberTask], config: Config, time_budget: float
             returns.append(float(one.test_return[0]))
             timed_out.append(bool(one.timed_out[0]))
             real_steps.append(one.real_test_steps)
+            se_steps.append(int(one.train_steps[0]))
             seconds[job.task_index] = time.monotonic() - member_start
-    return [_member_result(task, i, jobs, returns, timed_out, real_steps, seconds[i], config)
+    return [_member_result(task, i, jobs, returns, timed_out, real_steps, se_steps, seconds[i], config)
             for i, task in enumerate(tasks)]
 
 
@@ -99,7 +101,7 @@ def _combine(scores: list[float], grad_eval_type: str) -> float:
     return statistics.mean(scores) if grad_eval_type == "mean" else min(scores)
 
 
-def _member_result(task, index, jobs, returns, timed_out, real_steps, seconds, config) -> MemberResult:
+def _member_result(task, index, jobs, returns, timed_out, real_steps, se_steps, seconds, config) -> MemberResult:
     mine = [k for k, j in enumerate(jobs) if j.task_index == index]
     by_role = {role: [returns[k] for k in mine if jobs[k].role == role] for role in (ORIG, PLUS, MINUS)}
     score_plus = _combine(by_role[PLUS], config.nes.grad_eval_type)
@@ -111,4 +113,5 @@ def _member_result(task, index, jobs, returns, timed_out, real_steps, seconds, c
                         score_orig=score_orig if math.isfinite(score_orig) else -math.inf,
                         flipped=bool(flipped), seconds=seconds, timed_out=any(timed_out[k] for k in mine),
                         failed=not all(math.isfinite(returns[k]) for k in mine),
-                        real_env_steps=int(sum(real_steps[k] for k in mine)))
+                        real_env_steps=int(sum(real_steps[k] for k in mine)),
+                        synthetic_steps=int(sum(se_steps[k] for k in mine)))

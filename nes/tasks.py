@@ -27,4 +27,5 @@ class MemberResult:
     seconds: float            # wall seconds spent on this member
     timed_out: bool
     failed: bool
-    real_env_steps: int       # real-env steps spent (tests and SE start states)
+    real_env_steps: int       # real-env steps spent testing
+    synthetic_steps: int      # SE steps its agents trained for

@@ -1,0 +1,32 @@
+"""Shared fixtures: a tiny config, the entry-point runner and one reference learn_env run."""
+import pytest
+import torch
+
+from common.config import load_config
+from tests.helpers import REFERENCE_RUN_SETS, TINY_OVERRIDES, run_entry_point, set_flags
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """The machine is shared; one torch thread per process."""
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def tiny_config():
+    return load_config(None, TINY_OVERRIDES)
+
+
+@pytest.fixture
+def run_module():
+    """``run_module("experiments.learn_env", "--help")`` -> CompletedProcess."""
+    return run_entry_point
+
+
+@pytest.fixture(scope="session")
+def reference_run(tmp_path_factory):
+    """One uninterrupted learn_env run with ``REFERENCE_RUN_SETS``: (run dir, completed process)."""
+    out = tmp_path_factory.mktemp("reference") / "run"
+    completed = run_entry_point("experiments.learn_env", *set_flags(REFERENCE_RUN_SETS), "--out", out)
+    assert completed.returncode == 0, completed.stderr
+    return out, completed

@@ -1,0 +1,112 @@
+"""PopulationMLP: P batched MLPs equal P nn.Sequential networks in the paper's layout."""
+import pytest
+import torch
+from torch import nn
+
+from models.mlp import PopulationMLP, build_mlp
+
+ACTIVATIONS = ("tanh", "relu", "leakyrelu", "prelu")
+SEEDS = [3, 4, 5]
+IN, OUT, HIDDEN = 4, 2, 8
+
+
+def make_population(activation: str, hidden_layer: int, seeds=SEEDS) -> PopulationMLP:
+    population = PopulationMLP.initialise(seeds, IN, OUT, HIDDEN, hidden_layer, activation)
+    # Distinct PReLU slopes per member and layer, so a mixed-up slope shows.
+    for layer, slope in enumerate(population.slopes):
+        slope.copy_(torch.tensor([0.1, 0.2, 0.3][:len(seeds)]).view(-1, 1, 1) * (layer + 1))
+    return population
+
+
+def inputs(population: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(0)
+    return torch.randn(population, 5, IN, generator=generator) * 3
+
+
+@pytest.mark.parametrize("hidden_layer", [1, 2])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_population_output_equals_each_member_module(activation, hidden_layer):
+    population = make_population(activation, hidden_layer)
+    x = inputs(len(SEEDS))
+    out = population(x)
+    assert out.shape == (len(SEEDS), 5, OUT)
+    for member in range(len(SEEDS)):
+        expected = population.member_module(member)(x[member])
+        torch.testing.assert_close(out[member], expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("hidden_layer", [1, 2])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_to_flat_then_load_flat_restores_every_parameter_exactly(activation, hidden_layer):
+    source = make_population(activation, hidden_layer)
+    target = make_population(activation, hidden_layer, seeds=[7, 8, 9])
+    target.load_flat(source.to_flat())
+    assert torch.equal(target.to_flat(), source.to_flat())
+    for got, want in zip(target.parameters(), source.parameters()):
+        assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("hidden_layer", [1, 2])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_from_member_modules_round_trips(activation, hidden_layer):
+    population = make_population(activation, hidden_layer)
+    modules = [population.member_module(m) for m in range(len(SEEDS))]
+    rebuilt = PopulationMLP.from_modules(modules, activation)
+    assert torch.equal(rebuilt.to_flat(), population.to_flat())
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_num_params_equals_the_member_module_parameter_count(activation):
+    population = make_population(activation, 2)
+    module_count = sum(p.numel() for p in population.member_module(0).parameters())
+    assert population.num_params == module_count == population.to_flat().shape[1]
+
+
+@pytest.mark.parametrize("activation, hidden_layer, keys", [
+    ("tanh", 1, ["0.weight", "0.bias", "2.weight", "2.bias"]),
+    ("relu", 2, ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]),
+    ("prelu", 1, ["0.weight", "0.bias", "1.weight", "2.weight", "2.bias"]),
+    ("prelu", 2, ["0.weight", "0.bias", "1.weight", "2.weight", "2.bias", "3.weight", "4.weight", "4.bias"]),
+])
+def test_member_state_dict_follows_the_paper_layout(activation, hidden_layer, keys):
+    population = make_population(activation, hidden_layer)
+    state = population.member_module(1).state_dict()
+    assert list(state) == keys
+    assert state["0.weight"].shape == (HIDDEN, IN)
+    assert torch.equal(state["0.weight"], population.weights[0][1].T)
+    assert torch.equal(state["0.bias"], population.biases[0][1, 0])
+    if activation == "prelu":
+        assert torch.equal(state["1.weight"], torch.tensor([0.2]))
+
+
+def test_build_mlp_layout():
+    module = build_mlp(6, 3, 10, 2, "leakyrelu")
+    kinds = [type(layer) for layer in module]
+    assert kinds == [nn.Linear, nn.LeakyReLU, nn.Linear, nn.LeakyReLU, nn.Linear]
+    assert (module[0].in_features, module[0].out_features, module[-1].out_features) == (6, 10, 3)
+
+
+def test_a_member_initialises_the_same_alone_or_in_a_population():
+    alone = PopulationMLP.initialise([4], IN, OUT, HIDDEN, 1, "tanh")
+    together = PopulationMLP.initialise([3, 4, 5], IN, OUT, HIDDEN, 1, "tanh")
+    assert torch.equal(alone.to_flat()[0], together.to_flat()[1])
+
+
+def test_different_seeds_initialise_different_members():
+    population = PopulationMLP.initialise([3, 4], IN, OUT, HIDDEN, 1, "tanh")
+    assert not torch.equal(population.to_flat()[0], population.to_flat()[1])
+
+
+def test_select_and_concatenate_rearrange_members():
+    population = make_population("prelu", 1)
+    picked = population.select([2, 0])
+    assert torch.equal(picked.to_flat(), population.to_flat()[[2, 0]])
+    joined = PopulationMLP.concatenate([population.select([0]), population.select([1, 2])])
+    assert torch.equal(joined.to_flat(), population.to_flat())
+
+
+def test_detached_copy_does_not_share_storage():
+    population = make_population("relu", 1)
+    copy = population.detached_copy()
+    copy.weights[0].add_(1.0)
+    assert not torch.equal(copy.to_flat(), population.to_flat())
