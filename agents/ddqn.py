@@ -51,22 +51,30 @@ class DDQN:
 
     @torch.no_grad()
     def learn(self, active: torch.Tensor) -> torch.Tensor:
-        """One gradient step for every active member; returns the members whose loss was not finite."""
-        states, actions, rewards, next_states, dones = self.replay.sample(self.rng, self.config.batch_size, active)
-        batch = states.shape[1]
+        """One gradient step for every active member; returns the members whose loss was not finite.
+
+        The forward and backward passes run on the active members only: late in a training most
+        members have stopped, and computing masked rows would waste most of the batch.
+        """
+        members = torch.nonzero(active).flatten()
+        batch = self.config.batch_size
+        states, actions, rewards, next_states, dones = self.replay.sample(self.rng, batch, active, members)
+        actions = actions.squeeze(-1).long()
+        q, q_target = self.q.select(members), self.q_target.select(members)
         # One forward of the online net serves both Q(s, .) and the argmax over Q(s', .).
-        q_both, cache = self.q.forward(torch.cat([states, next_states], dim=1))
+        q_both, cache = q.forward(torch.cat([states, next_states], dim=1))
         q_now, q_next = q_both.split(batch, dim=1)
         best_next = q_next.argmax(dim=-1, keepdim=True)
-        next_value = self.q_target(next_states).gather(-1, best_next).squeeze(-1)
+        next_value = q_target(next_states).gather(-1, best_next).squeeze(-1)
         target = rewards + self.gamma * next_value * (1 - dones)
         error = q_now.gather(-1, actions.unsqueeze(-1)).squeeze(-1) - target
-        losses = (error ** 2).mean(dim=1)
         # d(mean squared error)/dQ, placed on the taken action; each member's gradient is its own.
         grad_q = torch.zeros_like(q_now).scatter_(-1, actions.unsqueeze(-1), (2.0 / batch * error).unsqueeze(-1))
-        grads = self.q.backward(cache, grad_q, rows=batch)
-        finite = torch.isfinite(losses)
-        self.optimizer.step(grads, active & finite)
+        grads = q.backward(cache, grad_q, rows=batch)
+        finite = torch.zeros_like(active)
+        finite[members] = torch.isfinite((error ** 2).mean(dim=1))
+        full_grads = [torch.zeros_like(p).index_copy_(0, members, g) for p, g in zip(self.q.parameters(), grads)]
+        self.optimizer.step(full_grads, active & finite)
         self._soft_update(active & finite)
         return active & ~finite
 

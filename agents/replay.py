@@ -1,4 +1,4 @@
-"""A replay buffer per member, stored as one set of tensors with a leading population dimension."""
+"""A replay buffer per member, stored as one tensor with a leading population dimension."""
 import torch
 
 from common.rng import MemberStreams
@@ -9,50 +9,46 @@ _INITIAL_CAPACITY = 4096
 class PopulationReplay:
     """Each member appends to and samples from its own ring buffer of ``capacity`` transitions.
 
-    Storage grows by doubling up to the capacity, so short trainings (the usual case on an SE) do
-    not pay for 100k-transition buffers.
+    A transition is one packed row [state, action, reward, next state, done], so sampling is a
+    single ``index_select`` on the flattened buffer. Storage grows by doubling up to the capacity,
+    so short trainings (the usual case on an SE) do not pay for 100k-transition buffers.
     """
 
-    def __init__(self, population: int, capacity: int, state_dim: int, action_shape=(), action_dtype=torch.long):
+    def __init__(self, population: int, capacity: int, state_dim: int, action_dim: int = 1):
         self.population, self.capacity = population, capacity
-        size = min(capacity, _INITIAL_CAPACITY)
-        self.states = torch.zeros(population, size, state_dim)
-        self.next_states = torch.zeros(population, size, state_dim)
-        self.actions = torch.zeros(population, size, *action_shape, dtype=action_dtype)
-        self.rewards = torch.zeros(population, size)
-        self.dones = torch.zeros(population, size)
+        self.state_dim, self.action_dim = state_dim, action_dim
+        self.width = 2 * state_dim + action_dim + 2
+        self.rows = torch.zeros(population, min(capacity, _INITIAL_CAPACITY), self.width)
         self.position = torch.zeros(population, dtype=torch.long)
         self.size = torch.zeros(population, dtype=torch.long)
         self._members = torch.arange(population)
 
-    def _fields(self):
-        return ("states", "next_states", "actions", "rewards", "dones")
-
     def _grow_if_full(self) -> None:
-        allocated = self.states.shape[1]
+        allocated = self.rows.shape[1]
         if allocated < self.capacity and int(self.position.max()) >= allocated:
             extra = min(allocated, self.capacity - allocated)
-            for name in self._fields():
-                tensor = getattr(self, name)
-                pad = torch.zeros(tensor.shape[0], extra, *tensor.shape[2:], dtype=tensor.dtype)
-                setattr(self, name, torch.cat([tensor, pad], dim=1))
+            self.rows = torch.cat([self.rows, torch.zeros(self.population, extra, self.width)], dim=1)
 
     def add(self, active: torch.Tensor, states, actions, rewards, next_states, dones) -> None:
         """Append one transition (leading dim P) for every ``active`` member."""
         self._grow_if_full()
-        rows = self._members[active]
+        packed = torch.cat([states, actions.reshape(self.population, -1).to(states.dtype), rewards[:, None],
+                            next_states, dones[:, None].to(states.dtype)], dim=1)
         slots = self.position[active]
-        self.states[rows, slots] = states[active]
-        self.next_states[rows, slots] = next_states[active]
-        self.actions[rows, slots] = actions[active]
-        self.rewards[rows, slots] = rewards[active]
-        self.dones[rows, slots] = dones[active].to(self.dones.dtype)
+        self.rows[self._members[active], slots] = packed[active]
         self.position[active] = (slots + 1) % self.capacity
         self.size[active] = torch.clamp(self.size[active] + 1, max=self.capacity)
 
-    def sample(self, rng: MemberStreams, batch_size: int, active: torch.Tensor):
-        """(P, batch) transitions drawn uniformly from each member's own buffer."""
-        index = rng.integers(self.size.clamp(min=1), batch_size, active)
-        rows = self._members[:, None]
-        return (self.states[rows, index], self.actions[rows, index], self.rewards[rows, index],
-                self.next_states[rows, index], self.dones[rows, index])
+    def sample(self, rng: MemberStreams, batch_size: int, active: torch.Tensor, members: torch.Tensor):
+        """(len(members), batch) states, actions, rewards, next states and dones.
+
+        Each member draws uniformly from its own buffer; ``members`` are the indices of the
+        ``active`` mask, and only they advance their random streams.
+        """
+        index = rng.integers(self.size.clamp(min=1), batch_size, active)[members]
+        flat = (members[:, None] * self.rows.shape[1] + index).reshape(-1)
+        batch = self.rows.reshape(-1, self.width).index_select(0, flat).reshape(len(members), batch_size, self.width)
+        s, a = self.state_dim, self.action_dim
+        states, actions = batch[..., :s], batch[..., s:s + a]
+        rewards, next_states, dones = batch[..., s + a], batch[..., s + a + 1:2 * s + a + 1], batch[..., -1]
+        return states, actions, rewards, next_states, dones

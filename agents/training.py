@@ -29,7 +29,7 @@ class TrainingResult:
     solved: torch.Tensor
     timed_out: torch.Tensor
     failed: torch.Tensor          # NaN or inf from the training env or the loss
-    real_test_steps: int
+    real_test_steps: torch.Tensor  # real-env steps each member spent in tests
     episode_returns: list[list[float]] = field(default_factory=list)
 
 
@@ -95,7 +95,8 @@ def train_population(agent, train_env, test_env, agent_config, protocol: Protoco
         log.warning("members %s produced NaN or inf and get the worst score", torch.nonzero(failed).flatten().tolist())
     return TrainingResult(test_return=torch.where(failed, torch.full_like(last_test, -math.inf), last_test),
                           train_steps=steps, train_episodes=episodes, solved=solved, timed_out=timed_out,
-                          failed=failed, real_test_steps=test_env.steps_used, episode_returns=history)
+                          failed=failed, real_test_steps=torch.from_numpy(test_env.steps_used.copy()),
+                          episode_returns=history)
 
 
 def _nonfinite(train_env, agent) -> torch.Tensor:

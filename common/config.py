@@ -4,6 +4,7 @@ Every field is typed and documented here; the docs become ``--help``. Validation
 ``load_config``, and any problem becomes a one-line ``UserError``.
 """
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,7 +125,15 @@ def _coerce(value, tp, key: str):
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif tp is float:
+        if isinstance(value, str):
+            # YAML 1.1 reads "3e-4" (no dot) as a string; it is still the number the user meant.
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise UserError(f"config key '{key}' must be a finite number, got {value!r}")
             return float(value)
     elif tp is str:
         if isinstance(value, str):
@@ -175,6 +184,8 @@ def read_yaml(path: str | Path) -> dict:
         raise UserError(f"config file not found: {path}")
     try:
         data = yaml.safe_load(path.read_text())
+    except (UnicodeDecodeError, OSError):
+        raise UserError(f"config file {path} cannot be read as text") from None
     except yaml.YAMLError as error:
         line = getattr(getattr(error, "problem_mark", None), "line", None)
         where = f" (line {line + 1})" if line is not None else ""

@@ -26,7 +26,8 @@ def _mix32(x: torch.Tensor) -> torch.Tensor:
 
 def derive_seed(*parts: int) -> int:
     """A 32-bit seed from a tuple of integers (run seed, iteration, member, role, ...)."""
-    return int(np.random.SeedSequence([int(p) & _MASK32 for p in parts]).generate_state(1)[0])
+    # The length goes in first: SeedSequence pads with zeros, so (5,) and (5, 0) would collide.
+    return int(np.random.SeedSequence([len(parts), *(int(p) & _MASK32 for p in parts)]).generate_state(1)[0])
 
 
 class MemberStreams:

@@ -36,6 +36,8 @@ def read_model_file(path: Path) -> dict:
         raise UserError(f"model file {path} is corrupt or not a torch file") from None
     if not isinstance(payload, dict) or "model" not in payload or "config" not in payload:
         raise UserError(f"model file {path} is not a SynthEnv model (needs 'model' and 'config')")
+    if not isinstance(payload["model"], dict) or not isinstance(payload["config"], dict):
+        raise UserError(f"model file {path} is malformed: 'model' and 'config' must be mappings")
     return payload
 
 

@@ -31,7 +31,7 @@ class RealVecEnv:
         else:
             self.singles = [make_real_env(env_id) for _ in range(total)]
         self.obs = np.zeros((self.population, self.episodes, self.spec.state_dim), dtype=np.float32)
-        self.steps_used = 0
+        self.steps_used = np.zeros(self.population, dtype=np.int64)   # real-env steps per member
 
     def reset(self, members: torch.Tensor | None = None) -> torch.Tensor:
         """Restart all episodes of the ``members`` mask (default all) from their own seeds."""
@@ -78,7 +78,7 @@ class RealVecEnv:
                 m, b = divmod(i, self.episodes)
                 obs[m, b], reward[m, b], terminated[m, b], truncated[m, b], _ = self.singles[i].step(flat_actions[i])
         reward, terminated, truncated = reward * keep, terminated & keep, truncated & keep
-        self.steps_used += int(keep.sum())
+        self.steps_used += keep.sum(axis=1)
         self.obs = obs.astype(np.float32)
         final = torch.from_numpy(self.obs.copy())
         return (final, torch.from_numpy(reward).float(), torch.from_numpy(terminated),

@@ -51,6 +51,8 @@ def run_name(env: str, experiment: str, seed: int) -> str:
 def fresh_run_dir(out: Path | None, name: str) -> Path:
     """A new, empty run directory; an existing non-empty one is refused rather than overwritten."""
     run_dir = out if out is not None else RESULTS / name
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--out {run_dir} is a file, not a directory")
     if run_dir.exists() and any(run_dir.iterdir()):
         raise UserError(f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, or pick another --out")
     try:

@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 from agents import AGENTS
 from agents.training import train_population
 from common.errors import UserError, exits_cleanly_on_user_error
@@ -95,6 +97,7 @@ def main(argv=None):
         raise UserError(f"--runs must be >= 1, got {args.runs}")
     model_path = resolve_model(args.model)
     nets, config = load_synthetic_env(model_path)
+    torch.set_num_threads(config.evaluator.threads)
     out_dir = fresh_run_dir(args.out, run_name(config.env, "evaluate_env", args.seed))
     threshold = real_env_spec(config.env).solved_reward
     seeds = [derive_seed(args.seed, run, 0xE7A1) for run in range(args.runs)]

@@ -96,9 +96,13 @@ class NESMaster:
         wall = time.monotonic() - start
         self._check_results(results, tasks)
 
-        scores = worst_to_floor(np.array([r.score for r in results]))
+        raw_scores = np.array([r.score for r in results])
+        scores = worst_to_floor(raw_scores)
         scores_orig = worst_to_floor(np.array([r.score_orig for r in results]))
         weights = score_transform(scores, scores_orig, nes.score_transform_type)
+        if not np.isfinite(raw_scores).any():
+            log.warning("iteration %d: no member produced a finite score; psi is left unchanged", state.iteration)
+            weights = np.zeros_like(weights)
         signs = torch.tensor([-1.0 if r.flipped else 1.0 for r in results])
         eps = torch.stack([t.eps for t in tasks]) * signs[:, None]
         alpha = nes.step_size / nes.population if nes.nes_step_size else nes.step_size

@@ -77,7 +77,7 @@ def evaluate_members(tasks: list[MemberTask], config: Config, time_budget: float
         outcome = train_agents_on_synthetic_envs(config, psis, seeds, start + time_budget)
         returns, timed_out = outcome.test_return.tolist(), outcome.timed_out.tolist()
         se_steps = outcome.train_steps.tolist()
-        real_steps = [outcome.real_test_steps / len(jobs)] * len(jobs)
+        real_steps = outcome.real_test_steps.tolist()
         seconds = {i: time.monotonic() - start for i in range(len(tasks))}
     else:
         returns, timed_out, real_steps, se_steps, seconds = [], [], [], [], {}
@@ -88,7 +88,7 @@ def evaluate_members(tasks: list[MemberTask], config: Config, time_budget: float
             one = train_agents_on_synthetic_envs(config, psis[k:k + 1], seeds[k:k + 1], member_start + time_budget)
             returns.append(float(one.test_return[0]))
             timed_out.append(bool(one.timed_out[0]))
-            real_steps.append(one.real_test_steps)
+            real_steps.append(int(one.real_test_steps[0]))
             se_steps.append(int(one.train_steps[0]))
             seconds[job.task_index] = time.monotonic() - member_start
     return [_member_result(task, i, jobs, returns, timed_out, real_steps, se_steps, seconds[i], config)

@@ -6,6 +6,11 @@ from common.config import load_config
 from tests.helpers import REFERENCE_RUN_SETS, TINY_OVERRIDES, run_entry_point, set_flags
 
 
+def pytest_configure(config):
+    # CartPole-v0 is the paper's env; gymnasium's "out of date" notice is expected.
+    config.addinivalue_line("filterwarnings", "ignore:.*is out of date.*:DeprecationWarning")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def one_torch_thread():
     """The machine is shared; one torch thread per process."""

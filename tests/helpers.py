@@ -1,5 +1,6 @@
 """Plain helpers shared by the tests (fixtures live in conftest.py)."""
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,9 +30,15 @@ REFERENCE_RUN_SETS = (
 WALL_CLOCK_COLUMNS = ("wall_seconds", "mean_member_seconds")
 
 
+def entry_point_env() -> dict:
+    """The test process's environment with one OpenMP thread: on a shared 2-core machine a second
+    torch thread that waits for a busy core makes every small op ~30x slower."""
+    return {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
 def run_entry_point(module: str, *args, timeout: float = 180) -> subprocess.CompletedProcess:
     """``python -m <module> <args>`` from the repository root, output captured as text."""
-    return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=REPO_ROOT, env=entry_point_env(),
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -48,3 +55,14 @@ def metrics_without_wall_clock(path: Path) -> list[dict]:
 
 def last_stdout_line(completed: subprocess.CompletedProcess) -> str:
     return completed.stdout.strip().splitlines()[-1]
+
+
+def leaf_keys(data: dict, prefix: str = "") -> dict:
+    """``{'nes': {'population': 16}}`` -> ``{'nes.population': 16}``."""
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out |= leaf_keys(value, f"{prefix}{key}.")
+        else:
+            out[prefix + key] = value
+    return out

@@ -110,3 +110,33 @@ def test_detached_copy_does_not_share_storage():
     copy = population.detached_copy()
     copy.weights[0].add_(1.0)
     assert not torch.equal(copy.to_flat(), population.to_flat())
+
+
+
+def member_autograd_gradients(population: PopulationMLP, x: torch.Tensor, grad_out: torch.Tensor) -> torch.Tensor:
+    """Reference: per member, autograd of sum(grad_out * output[:rows]) through its nn.Sequential,
+    flattened in state-dict order: (P, D)."""
+    rows = grad_out.shape[1]
+    flat = []
+    for member in range(population.population):
+        module = population.member_module(member)
+        loss = (module(x[member])[:rows] * grad_out[member]).sum()
+        flat.append(torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, list(module.parameters()))]))
+    return torch.stack(flat)
+
+
+@pytest.mark.parametrize("hidden_layer", [1, 2])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_hand_written_backward_equals_autograd_of_the_member_modules(activation, hidden_layer):
+    population = make_population(activation, hidden_layer)
+    x = inputs(len(SEEDS))
+    rows = 3   # back-propagate through the first rows only, as DDQN does for [states, next states]
+    grad_out = torch.randn(len(SEEDS), rows, OUT, generator=torch.Generator().manual_seed(1))
+    output, cache = population.forward(x)
+    assert torch.equal(output, population(x))
+    grads = population.backward(cache, grad_out, rows=rows)
+    assert [g.shape for g in grads] == [p.shape for p in population.parameters()]
+    layers = len(population.weights)
+    as_population = PopulationMLP(grads[:layers], grads[layers:2 * layers], grads[2 * layers:], activation)
+    torch.testing.assert_close(as_population.to_flat(), member_autograd_gradients(population, x, grad_out),
+                               rtol=1e-4, atol=1e-5)

@@ -1,0 +1,13 @@
+"""The benchmark entry point: both backends on the same tasks, with identical scores."""
+from tests.helpers import REPO_ROOT
+
+
+def test_benchmark_smoke_reports_identical_scores(run_module):
+    benchmarks = REPO_ROOT / "BENCHMARKS.md"
+    before = benchmarks.read_bytes() if benchmarks.exists() else None
+    completed = run_module("experiments.benchmark", "--population", 1, "--train-episodes", 2)
+    assert completed.returncode == 0, completed.stderr
+    assert "| identical scores from both backends | yes |" in completed.stdout
+    assert "| seconds per NES iteration, batched (P=1) |" in completed.stdout
+    after = benchmarks.read_bytes() if benchmarks.exists() else None
+    assert after == before, "without --record the benchmark must not write BENCHMARKS.md"

@@ -1,0 +1,88 @@
+"""All evaluator backends give the same member scores for the same tasks."""
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from common.config import load_config
+from nes.evaluators import BACKENDS, make_evaluator
+from nes.evaluators.local import BatchedEvaluator, SerialEvaluator
+from nes.evaluators.processes import ProcessEvaluator
+from nes.master import NESMaster
+from nes.member_evaluation import evaluate_members
+from tests.helpers import TINY_OVERRIDES
+
+CONFIG = load_config(None, [*TINY_OVERRIDES, "nes.population=3", "evaluator.workers=2"])
+
+
+def comparable(results) -> list[tuple]:
+    """What must not depend on the backend (seconds and the real-step split may)."""
+    return [(r.run_id, r.iteration, r.member, r.score, r.score_orig, r.flipped, r.failed, r.timed_out,
+             r.synthetic_steps) for r in sorted(results, key=lambda r: r.member)]
+
+
+@pytest.fixture(scope="module")
+def tasks(tmp_path_factory):
+    return NESMaster(CONFIG, None, tmp_path_factory.mktemp("tasks"), "run").tasks()
+
+
+@pytest.fixture(scope="module")
+def batched_results(tasks):
+    return BatchedEvaluator(CONFIG).evaluate(tasks, math.inf)
+
+
+def test_batched_results_are_one_per_task_and_scored(tasks, batched_results):
+    assert [r.member for r in batched_results] == [0, 1, 2]
+    assert all(math.isfinite(r.score) and math.isfinite(r.score_orig) for r in batched_results)
+    assert all(r.synthetic_steps > 0 and r.real_env_steps > 0 for r in batched_results)
+
+
+def test_serial_backend_gives_the_batched_scores(tasks, batched_results):
+    assert comparable(SerialEvaluator(CONFIG).evaluate(tasks, math.inf)) == comparable(batched_results)
+
+
+def test_processes_backend_gives_the_batched_scores(tasks, batched_results):
+    evaluator = ProcessEvaluator(CONFIG)
+    try:
+        results = evaluator.evaluate(tasks, math.inf)
+    finally:
+        evaluator.close()
+    assert comparable(results) == comparable(batched_results)
+
+
+def test_real_env_steps_are_each_members_own_whatever_the_backend(tasks, batched_results):
+    # A member's real_env_steps are the real-env test steps of its own agents, so they, and their
+    # sum in metrics.csv, must not depend on which backend ran it.
+    serial = SerialEvaluator(CONFIG).evaluate(tasks, math.inf)
+    assert [r.real_env_steps for r in batched_results] == [r.real_env_steps for r in serial]
+
+
+def test_backends_agree_without_mirrored_sampling_and_with_repeated_minmax_evaluations(tmp_path):
+    config = load_config(None, [*TINY_OVERRIDES, "nes.mirrored_sampling=false", "nes.num_grad_evals=2",
+                                "nes.grad_eval_type=minmax"])
+    tasks = NESMaster(config, None, tmp_path, "run").tasks()
+    batched = BatchedEvaluator(config).evaluate(tasks, math.inf)
+    assert comparable(SerialEvaluator(config).evaluate(tasks, math.inf)) == comparable(batched)
+    assert not any(r.flipped for r in batched)
+
+
+def test_a_member_scores_the_same_in_a_smaller_population(tasks, batched_results):
+    alone = evaluate_members([tasks[2]], CONFIG, math.inf)
+    assert comparable(alone) == comparable(batched_results[2:])
+
+
+def test_a_nan_member_fails_with_minus_inf_and_leaves_the_others_unchanged(tasks, batched_results):
+    broken = [dataclasses.replace(t) for t in tasks]
+    broken[0].eps = torch.full_like(tasks[0].eps, float("nan"))
+    results = evaluate_members(broken, CONFIG, math.inf)
+    assert results[0].failed and results[0].score == -math.inf
+    assert math.isfinite(results[0].score_orig)
+    assert comparable(results[1:]) == comparable(batched_results[1:])
+
+
+def test_make_evaluator_picks_the_configured_backend():
+    assert set(BACKENDS) == {"batched", "serial", "processes"}
+    serial = dataclasses.replace(CONFIG, evaluator=dataclasses.replace(CONFIG.evaluator, backend="serial"))
+    assert type(make_evaluator(serial)) is SerialEvaluator
+    assert type(make_evaluator(CONFIG)) is BatchedEvaluator

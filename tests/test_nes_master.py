@@ -1,0 +1,49 @@
+"""NESMaster: iterations, checkpoints and deterministic tasks."""
+import torch
+
+from common.config import load_config
+from nes.evaluators.local import BatchedEvaluator
+from nes.master import CHECKPOINT_KIND, NESMaster, state_from_checkpoint
+from tests.helpers import TINY_OVERRIDES
+
+
+def test_runs_max_iterations_and_checkpoints_each_one(tmp_path, tiny_config):
+    master = NESMaster(tiny_config, BatchedEvaluator(tiny_config), tmp_path, "run")
+    state = master.run()
+    assert state.iteration == 2 and len(state.metrics) == 2
+    payload = torch.load(tmp_path / "latest.pt", weights_only=False)
+    assert payload["kind"] == CHECKPOINT_KIND and payload["iteration"] == 2
+    assert torch.equal(payload["psi"], state.psi)
+    assert [row["iteration"] for row in payload["metrics"]] == [0, 1]
+    assert payload["metrics"][0]["synthetic_env_steps"] > 0
+
+
+def test_a_checkpoint_restores_the_state(tmp_path, tiny_config):
+    master = NESMaster(tiny_config, BatchedEvaluator(tiny_config), tmp_path, "run")
+    master.step()
+    restored = state_from_checkpoint(torch.load(master.latest_path, weights_only=False))
+    assert torch.equal(restored.psi, master.state.psi)
+    assert (restored.iteration, restored.metrics, restored.time_budget) == \
+        (1, master.state.metrics, master.state.time_budget)
+
+
+def test_tasks_depend_only_on_the_seed_and_the_iteration(tmp_path, tiny_config):
+    first = NESMaster(tiny_config, None, tmp_path, "a").tasks()
+    second = NESMaster(tiny_config, None, tmp_path, "b").tasks()
+    assert [t.seed for t in first] == [t.seed for t in second]
+    assert all(torch.equal(a.eps, b.eps) and torch.equal(a.psi, b.psi) for a, b in zip(first, second))
+    assert not torch.equal(first[0].eps, first[1].eps)
+    assert first[0].seed != first[1].seed
+    other_seed = NESMaster(load_config(None, [*TINY_OVERRIDES, "seed=1"]), None, tmp_path, "c").tasks()
+    assert not torch.equal(other_seed[0].eps, first[0].eps)
+    assert not torch.equal(other_seed[0].psi, first[0].psi)
+
+
+def test_noise_has_the_configured_standard_deviation(tmp_path):
+    config = load_config(None, ["nes.noise_std=0.5"])
+    master = NESMaster(config, None, tmp_path, "run")
+    eps = master.noise(iteration=3, member=1)
+    assert eps.shape == master.state.psi.shape
+    assert abs(float(eps.std()) - 0.5) < 0.02
+    assert torch.equal(eps, master.noise(iteration=3, member=1))
+    assert not torch.equal(eps, master.noise(iteration=4, member=1))
