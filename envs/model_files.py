@@ -5,36 +5,25 @@ layout and ours load through the same code.
 """
 from pathlib import Path
 
-import torch
-
-from common.config import Config, build, validate_semantics
+from common.config import Config, build, to_dict, validate_semantics
 from common.errors import UserError
+from common.files import atomic_torch_save, load_torch_file
 from envs.real import real_env_spec
-from models.mlp import build_mlp
+from models.mlp import PopulationMLP, build_mlp
 from models.synthetic_env_nets import NET_NAMES, SyntheticEnvNets
-from models.mlp import PopulationMLP
 
 SE_KIND = "synthetic_env"
 
 
 def save_synthetic_env(path: Path, nets: SyntheticEnvNets, member: int, config: Config, extra: dict) -> dict:
-    from common.config import to_dict
-    from common.files import atomic_torch_save
-
     payload = {"kind": SE_KIND, "model": nets.member_state_dict(member), "config": to_dict(config), **extra}
     atomic_torch_save(payload, path)
     return payload
 
 
 def read_model_file(path: Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"model file not found: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:
-        raise UserError(f"model file {path} is corrupt or not a torch file") from None
-    if not isinstance(payload, dict) or "model" not in payload or "config" not in payload:
+    payload = load_torch_file(path, "model file")
+    if "model" not in payload or "config" not in payload:
         raise UserError(f"model file {path} is not a SynthEnv model (needs 'model' and 'config')")
     if not isinstance(payload["model"], dict) or not isinstance(payload["config"], dict):
         raise UserError(f"model file {path} is malformed: 'model' and 'config' must be mappings")

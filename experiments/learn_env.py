@@ -13,12 +13,11 @@ import logging
 import sys
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
-from common.config import build, to_dict, validate_semantics, apply_override, save_config, Config
+from common.config import Config, apply_override, build, save_config, validate_semantics
 from common.errors import UserError, exits_cleanly_on_user_error
-from common.files import atomic_write_text
+from common.files import atomic_write_text, load_torch_file
 from experiments.cli import (REPO_ROOT, add_config_flags, config_from_args, fresh_run_dir, make_parser,
                              run_name, setup_logging)
 from nes.evaluators import BACKENDS, make_evaluator
@@ -54,13 +53,8 @@ def load_resume(args):
     """The checkpoint and config of ``--resume DIR``, with only the allowed changes applied."""
     run_dir = args.resume
     latest = run_dir / "latest.pt"
-    if not latest.is_file():
-        raise UserError(f"nothing to resume in {run_dir}: no latest.pt")
-    try:
-        payload = torch.load(latest, map_location="cpu", weights_only=False)
-    except Exception:
-        raise UserError(f"{latest} is corrupt or not a torch file") from None
-    if not isinstance(payload, dict) or payload.get("kind") != CHECKPOINT_KIND:
+    payload = load_torch_file(latest, "checkpoint")
+    if payload.get("kind") != CHECKPOINT_KIND:
         raise UserError(f"{latest} is not a learn_env checkpoint")
     overrides = list(args.overrides) + cli_overrides(args) + ([f"seed={args.seed}"] if args.seed is not None else [])
     for assignment in overrides:
