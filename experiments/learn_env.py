@@ -53,6 +53,8 @@ def load_resume(args):
     """The checkpoint and config of ``--resume DIR``, with only the allowed changes applied."""
     run_dir = args.resume
     latest = run_dir / "latest.pt"
+    if not latest.is_file():
+        raise UserError(f"nothing to resume in {run_dir}: no latest.pt")
     payload = load_torch_file(latest, "checkpoint")
     if payload.get("kind") != CHECKPOINT_KIND:
         raise UserError(f"{latest} is not a learn_env checkpoint")
