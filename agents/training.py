@@ -34,11 +34,17 @@ class TrainingResult:
 
 
 def plateaued(returns: list[float], window: int, rel_diff: float) -> bool:
-    """The paper's SE early out: the mean of the last ``window`` returns moved by < rel_diff."""
-    if len(returns) <= window:
+    """The paper's SE early out: the mean of the last ``window`` returns differs from the mean of
+    the ``window`` returns before them by less than ``rel_diff``, relative to the earlier mean.
+
+    The windows are disjoint and, as in the paper's code, cut short at the start of training (an
+    empty earlier window never counts as a plateau).
+    """
+    recent = returns[max(len(returns) - window, 0):]
+    earlier = returns[max(len(returns) - 2 * window, 0):max(len(returns) - window, 0)]
+    if not recent or not earlier:
         return False
-    now = sum(returns[-window:]) / window
-    before = sum(returns[-window - 1:-1]) / window
+    now, before = sum(recent) / len(recent), sum(earlier) / len(earlier)
     return abs(now - before) / abs(before + 1e-9) < rel_diff
 
 
@@ -73,7 +79,7 @@ def train_population(agent, train_env, test_env, agent_config, protocol: Protoco
         training &= ~failed
         tested_after_last_episode &= ~training
 
-        if on_synthetic and protocol.se_early_out and episode > agent_config.init_episodes:
+        if on_synthetic and protocol.se_early_out and episode > agent_config.init_episodes + agent_config.early_out_num:
             for m in torch.nonzero(training).flatten().tolist():
                 if plateaued(history[m], agent_config.early_out_num, agent_config.early_out_virtual_diff):
                     training[m] = False

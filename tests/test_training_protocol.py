@@ -45,9 +45,11 @@ def test_without_early_out_members_train_to_the_episode_cap():
     assert result.episode_returns == [[1.0] * 7, [1.0] * 7]
 
 
-def test_constant_se_returns_stop_training_after_early_out_num_plus_one_episodes():
+def test_constant_se_returns_stop_at_the_first_allowed_check():
+    # The paper checks once episode > init_episodes + early_out_num (0-based): with 1 init episode
+    # and a window of 3, the first check follows the 6th episode, and constant returns stop there.
     result, _ = train(["agents.ddqn.train_episodes=20", "agents.ddqn.early_out_num=3"])
-    assert result.train_episodes.tolist() == [4, 4]
+    assert result.train_episodes.tolist() == [6, 6]
     assert not result.failed.any() and not result.timed_out.any()
 
 
