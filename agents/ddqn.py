@@ -60,7 +60,8 @@ class DDQN:
         batch = self.config.batch_size
         states, actions, rewards, next_states, dones = self.replay.sample(self.rng, batch, active, members)
         actions = actions.squeeze(-1).long()
-        q, q_target = self.q.select(members), self.q_target.select(members)
+        everyone = len(members) == self.population
+        q, q_target = (self.q, self.q_target) if everyone else (self.q.select(members), self.q_target.select(members))
         # One forward of the online net serves both Q(s, .) and the argmax over Q(s', .).
         q_both, cache = q.forward(torch.cat([states, next_states], dim=1))
         q_now, q_next = q_both.split(batch, dim=1)
@@ -73,13 +74,18 @@ class DDQN:
         grads = q.backward(cache, grad_q, rows=batch)
         finite = torch.zeros_like(active)
         finite[members] = torch.isfinite((error ** 2).mean(dim=1))
-        full_grads = [torch.zeros_like(p).index_copy_(0, members, g) for p, g in zip(self.q.parameters(), grads)]
-        self.optimizer.step(full_grads, active & finite)
+        if not everyone:
+            grads = [torch.zeros_like(p).index_copy_(0, members, g) for p, g in zip(self.q.parameters(), grads)]
+        self.optimizer.step(grads, active & finite)
         self._soft_update(active & finite)
         return active & ~finite
 
     @torch.no_grad()
     def _soft_update(self, active: torch.Tensor) -> None:
+        if active.all():
+            for target, online in zip(self.q_target.parameters(), self.q.parameters()):
+                target.lerp_(online, self.tau)
+            return
         for target, online in zip(self.q_target.parameters(), self.q.parameters()):
             mask = active.view((-1,) + (1,) * (target.dim() - 1))
             target.copy_(torch.where(mask, torch.lerp(target, online, self.tau), target))
