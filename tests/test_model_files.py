@@ -47,21 +47,23 @@ def test_a_file_of_another_kind_is_a_user_error(tmp_path):
         load_synthetic_env(tmp_path / "other.pt")
 
 
+def saved_model_with_config_edit(tmp_path, section: str, key: str, value):
+    """A valid saved SE whose stored config then has ``section.key`` set to ``value``."""
+    path = tmp_path / "se.pt"
+    saved_model(path, load_config(None, SE_SETS))
+    payload = torch.load(path, weights_only=False)
+    payload["config"][section][key] = value
+    torch.save(payload, path)
+    return path
+
+
 def test_a_file_whose_weights_do_not_match_its_config_is_a_user_error(tmp_path):
-    config = load_config(None, SE_SETS)
-    saved_model(tmp_path / "se.pt", config)
-    payload = torch.load(tmp_path / "se.pt", weights_only=False)
-    payload["config"]["synthetic_env"]["hidden_size"] = 11
-    torch.save(payload, tmp_path / "se.pt")
+    path = saved_model_with_config_edit(tmp_path, "synthetic_env", "hidden_size", 11)
     with pytest.raises(UserError, match="does not match its config"):
-        load_synthetic_env(tmp_path / "se.pt")
+        load_synthetic_env(path)
 
 
 def test_a_file_with_a_bad_config_is_a_user_error(tmp_path):
-    config = load_config(None, SE_SETS)
-    saved_model(tmp_path / "se.pt", config)
-    payload = torch.load(tmp_path / "se.pt", weights_only=False)
-    payload["config"]["nes"]["population"] = 0
-    torch.save(payload, tmp_path / "se.pt")
+    path = saved_model_with_config_edit(tmp_path, "nes", "population", 0)
     with pytest.raises(UserError, match="has a bad config"):
-        load_synthetic_env(tmp_path / "se.pt")
+        load_synthetic_env(path)
