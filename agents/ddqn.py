@@ -93,6 +93,3 @@ class DDQN:
     def end_episode(self, active: torch.Tensor) -> None:
         decayed = torch.clamp(self.epsilon * self.config.eps_decay, min=self.config.eps_min)
         self.epsilon = torch.where(active, decayed, self.epsilon)
-
-    def member_state_dict(self, member: int) -> dict:
-        return {"q": self.q.member_module(member).state_dict()}

@@ -62,7 +62,3 @@ class MemberStreams:
         u1 = self.uniform(n, active)
         u2 = self.uniform(n, active)
         return torch.sqrt(-2.0 * torch.log1p(-u1)) * torch.cos(2.0 * torch.pi * u2)
-
-    def member_seeds(self, salt: int) -> list[int]:
-        """Per-member integer seeds for libraries with their own RNG (gymnasium resets)."""
-        return [int(k) for k in _mix32(self.keys ^ _mix32(torch.tensor(salt, dtype=torch.int64)))]

@@ -130,12 +130,6 @@ class PopulationMLP:
         pick = lambda ts: [t.detach().index_select(0, index) for t in ts]  # noqa: E731
         return PopulationMLP(pick(self.weights), pick(self.biases), pick(self.slopes), self.activation)
 
-    @staticmethod
-    def concatenate(parts: list["PopulationMLP"]) -> "PopulationMLP":
-        cat = lambda ts: [torch.cat(group) for group in zip(*ts)] if ts[0] else []  # noqa: E731
-        return PopulationMLP(cat([p.weights for p in parts]), cat([p.biases for p in parts]),
-                             cat([p.slopes for p in parts]), parts[0].activation)
-
     # --- flat vectors: NES works on one vector psi per member --------------------------------
     def _flat_order(self) -> list[torch.Tensor]:
         """Parameters in the state-dict order of ``build_mlp`` (weights as nn.Linear's (out, in))."""
