@@ -5,20 +5,46 @@ the MSE between Q(s, a) and r + gamma * Q_target(s', argmax_a' Q(s', a')) * (1 -
 target update with rate tau after every gradient step. Every member has its own networks, optimizer
 state, buffer, epsilon and random stream; one batched computation serves them all.
 """
+from dataclasses import dataclass
+
 import torch
 
-from common.config import DDQNConfig
+from agents.base import AgentConfig, require_action_space
+from agents.replay import PopulationReplay
 from common.rng import MemberStreams
+from common.schema import ACTIVATIONS, option
 from envs.real import RealEnvSpec
 from models.adam import PopulationAdam
 from models.mlp import PopulationMLP
-from agents.replay import PopulationReplay
+
+
+@dataclass
+class DDQNConfig(AgentConfig):
+    """The paper's CartPole SE values (default_config_cartpole_syn_env.yaml of their code)."""
+
+    batch_size: int = option(199, "replay minibatch size", low=1)
+    gamma: float = option(0.988, "discount factor", low=0.0, high=1.0)
+    lr: float = option(3.04e-4, "Adam learning rate", low=0.0, low_open=True)
+    tau: float = option(0.00848, "soft target update rate", low=0.0, high=1.0)
+    eps_init: float = option(0.809, "initial epsilon", low=0.0, high=1.0)
+    eps_min: float = option(0.0371, "final epsilon", low=0.0, high=1.0)
+    eps_decay: float = option(0.961, "epsilon multiplier per episode", low=0.0, high=1.0)
+    rb_size: int = option(100000, "replay buffer capacity (transitions)", low=1)
+    hidden_size: int = option(57, "Q-network hidden units", low=1)
+    hidden_layer: int = option(1, "Q-network hidden layers", low=1)
+    activation: str = option("tanh", "Q-network activation", choices=ACTIVATIONS)
 
 
 class DDQN:
+    name, title = "ddqn", "Double DQN"
+    Config = DDQNConfig
+
+    @classmethod
+    def check_spec(cls, spec: RealEnvSpec) -> None:
+        require_action_space(cls.name, spec, discrete=True)
+
     def __init__(self, config: DDQNConfig, spec: RealEnvSpec, seeds: list[int]):
-        if not spec.discrete_actions:
-            raise ValueError("DDQN needs a discrete action space")
+        self.check_spec(spec)
         self.config, self.spec = config, spec
         self.population = len(seeds)
         self.num_actions = spec.action_dim
@@ -89,6 +115,9 @@ class DDQN:
         for target, online in zip(self.q_target.parameters(), self.q.parameters()):
             mask = active.view((-1,) + (1,) * (target.dim() - 1))
             target.copy_(torch.where(mask, torch.lerp(target, online, self.tau), target))
+
+    def member_state_dict(self, member: int) -> dict[str, torch.Tensor]:
+        return {f"q.{k}": v for k, v in self.q.member_module(member).state_dict().items()}
 
     def end_episode(self, active: torch.Tensor) -> None:
         decayed = torch.clamp(self.epsilon * self.config.eps_decay, min=self.config.eps_min)

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from common.config import ProtocolConfig
-
 log = logging.getLogger(__name__)
 
 
@@ -48,7 +46,7 @@ def plateaued(returns: list[float], window: int, rel_diff: float) -> bool:
     return abs(now - before) / abs(before + 1e-9) < rel_diff
 
 
-def train_population(agent, train_env, test_env, agent_config, protocol: ProtocolConfig, *,
+def train_population(agent, train_env, test_env, agent_config, protocol, *,
                      on_synthetic: bool, deadline: float = math.inf) -> TrainingResult:
     """Train ``agent`` (P members) on ``train_env`` and score it on ``test_env`` (a ``RealVecEnv``)."""
     population = agent.population

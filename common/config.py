@@ -6,25 +6,22 @@ Every field is typed and documented here; the docs become ``--help``. Validation
 import dataclasses
 import math
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from agents import AGENTS
 from common.errors import UserError
+from common.schema import ACTIVATIONS, option, section
 
-ACTIVATIONS = ("tanh", "relu", "leakyrelu", "prelu")
 BACKENDS = ("batched", "serial", "processes")
 
 
-def option(default, help: str, *, low=None, high=None, low_open=False, choices=None):
-    """A config field with its one-line doc and its allowed range or choices."""
-    meta = {"help": help, "low": low, "high": high, "low_open": low_open, "choices": choices}
-    return field(default=default, metadata=meta)
-
-
-def section(cls, help: str):
-    return field(default_factory=cls, metadata={"help": help})
+# One section per registered agent, each with the hyperparameters its own file declares.
+AgentsConfig = dataclasses.make_dataclass(
+    "AgentsConfig", [(name, cls.Config, section(cls.Config, cls.title)) for name, cls in AGENTS.items()])
+AgentsConfig.__module__ = __name__  # so configs pickle into worker processes
 
 
 @dataclass
@@ -51,33 +48,6 @@ class SyntheticEnvConfig:
     hidden_size: int = option(83, "hidden units of each SE network", low=1)
     hidden_layer: int = option(1, "hidden layers of each SE network", low=1)
     activation: str = option("leakyrelu", "SE activation", choices=ACTIVATIONS)
-
-
-@dataclass
-class DDQNConfig:
-    train_episodes: int = option(1000, "cap on training episodes", low=1)
-    test_episodes: int = option(10, "real-env episodes per test (score = their mean return)", low=1)
-    init_episodes: int = option(1, "episodes before learning starts (paper: learn when episode > init)", low=0)
-    batch_size: int = option(199, "replay minibatch size", low=1)
-    gamma: float = option(0.988, "discount factor", low=0.0, high=1.0)
-    lr: float = option(3.04e-4, "Adam learning rate", low=0.0, low_open=True)
-    tau: float = option(0.00848, "soft target update rate", low=0.0, high=1.0)
-    eps_init: float = option(0.809, "initial epsilon", low=0.0, high=1.0)
-    eps_min: float = option(0.0371, "final epsilon", low=0.0, high=1.0)
-    eps_decay: float = option(0.961, "epsilon multiplier per episode", low=0.0, high=1.0)
-    rb_size: int = option(100000, "replay buffer capacity (transitions)", low=1)
-    same_action_num: int = option(1, "env steps each chosen action is repeated", low=1)
-    hidden_size: int = option(57, "Q-network hidden units", low=1)
-    hidden_layer: int = option(1, "Q-network hidden layers", low=1)
-    activation: str = option("tanh", "Q-network activation", choices=ACTIVATIONS)
-    early_out_num: int = option(10, "episodes in the moving mean of the SE early-out rule", low=1)
-    early_out_virtual_diff: float = option(
-        0.01, "SE early out when that mean changes by less than this fraction", low=0.0)
-
-
-@dataclass
-class AgentsConfig:
-    ddqn: DDQNConfig = section(DDQNConfig, "Double DQN")
 
 
 @dataclass
@@ -240,14 +210,14 @@ def load_config(path=None, overrides=(), extra: dict | None = None) -> Config:
 
 def validate_semantics(config: Config) -> None:
     """Cross-field checks that need more than one key."""
-    from agents import AGENTS
-    from envs.real import check_env_id
+    from envs.real import check_env_id, real_env_spec
 
     check_env_id(config.env)
     if config.agent not in AGENTS:
         raise UserError(f"unknown agent '{config.agent}'; choose one of {', '.join(sorted(AGENTS))}")
+    AGENTS[config.agent].check_spec(real_env_spec(config.env))
     agent = config.agent_config()
-    if agent.eps_min > agent.eps_init:
+    if getattr(agent, "eps_min", 0.0) > getattr(agent, "eps_init", 1.0):
         raise UserError(f"agents.{config.agent}.eps_min ({agent.eps_min}) exceeds eps_init ({agent.eps_init})")
 
 

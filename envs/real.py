@@ -1,4 +1,9 @@
-"""Real gymnasium environments: which ones we support and the facts the NES needs about them."""
+"""Real gymnasium environments: which ones we support and the facts the NES and agents need.
+
+``make_real_env`` returns every env in the form our networks read: a discrete observation
+(CliffWalking's cell index) becomes a one-hot vector, and an env without a step limit gets one.
+Tabular agents recover the index with ``argmax``.
+"""
 import warnings
 from dataclasses import dataclass
 
@@ -6,11 +11,33 @@ import gymnasium as gym
 import numpy as np
 
 from common.errors import UserError
+from envs.wrappers import OneHotObservation
 
 # CartPole-v0 is the paper's env; gymnasium marks it as old, which is expected here.
 warnings.filterwarnings("ignore", message=".*is out of date.*")
 
-SUPPORTED_ENVS = ("CartPole-v0", "Acrobot-v1")
+
+@dataclass(frozen=True)
+class _EnvFacts:
+    """Where we depart from gymnasium's spec, and why."""
+
+    max_steps: int | None = None        # None: gymnasium's TimeLimit
+    solved_reward: float | None = None  # None: gymnasium's reward_threshold
+
+
+_ENVS = {
+    "CartPole-v0": _EnvFacts(),
+    "Acrobot-v1": _EnvFacts(),
+    "MountainCarContinuous-v0": _EnvFacts(),
+    # gymnasium gives Pendulum no threshold; -200 is a well-swung pendulum (our TD3 bar).
+    "Pendulum-v1": _EnvFacts(solved_reward=-200.0),
+    # gymnasium's cliff has no step limit; 100 steps let a wandering early agent end its episode
+    # while the optimal path takes 13 steps, whose return -13 is the threshold.
+    "CliffWalking-v1": _EnvFacts(max_steps=100, solved_reward=-13.0),
+    # gymnasium's 4800 is far above what the paper's agents reach; 3000 is the paper's bar.
+    "HalfCheetah-v5": _EnvFacts(solved_reward=3000.0),
+}
+SUPPORTED_ENVS = tuple(_ENVS)
 
 
 @dataclass(frozen=True)
@@ -18,29 +45,39 @@ class RealEnvSpec:
     """What the SE, the agents and the NES need to know about a real env."""
 
     env_id: str
-    state_dim: int
+    state_dim: int           # observation size (number of cells for a one-hot discrete observation)
     action_dim: int          # number of actions for discrete envs, action vector size otherwise
     discrete_actions: bool
-    max_steps: int           # gymnasium's TimeLimit
-    solved_reward: float     # gymnasium's reward_threshold
+    max_steps: int
+    solved_reward: float
+    discrete_states: bool = False  # the observation is a one-hot cell index
+    action_bound: float = 1.0      # continuous actions lie in [-action_bound, action_bound]
 
 
 def check_env_id(env_id: str) -> None:
-    if env_id not in SUPPORTED_ENVS:
+    if env_id not in _ENVS:
         raise UserError(f"unknown env '{env_id}'; choose one of {', '.join(SUPPORTED_ENVS)}")
 
 
 def make_real_env(env_id: str) -> gym.Env:
     check_env_id(env_id)
-    return gym.make(env_id)
+    facts = _ENVS[env_id]
+    env = gym.make(env_id, max_episode_steps=facts.max_steps) if facts.max_steps else gym.make(env_id)
+    if isinstance(env.observation_space, gym.spaces.Discrete):
+        env = OneHotObservation(env)
+    return env
 
 
 def real_env_spec(env_id: str) -> RealEnvSpec:
     env = make_real_env(env_id)
+    facts = _ENVS[env_id]
     discrete = isinstance(env.action_space, gym.spaces.Discrete)
     action_dim = int(env.action_space.n) if discrete else int(np.prod(env.action_space.shape))
+    bound = 1.0 if discrete else float(np.max(np.abs(env.action_space.high)))
+    threshold = facts.solved_reward if facts.solved_reward is not None else env.spec.reward_threshold
     spec = RealEnvSpec(env_id=env_id, state_dim=int(np.prod(env.observation_space.shape)), action_dim=action_dim,
                        discrete_actions=discrete, max_steps=int(env.spec.max_episode_steps),
-                       solved_reward=float(env.spec.reward_threshold))
+                       solved_reward=float(threshold), discrete_states=isinstance(env, OneHotObservation),
+                       action_bound=bound)
     env.close()
     return spec

@@ -14,6 +14,8 @@ from torch import nn
 def _tanh(x: torch.Tensor) -> torch.Tensor:
     # tanh(x) = 2 sigmoid(2x) - 1: the same function, and about 4x faster than torch.tanh in the
     # CPU build we pin (its float32 tanh kernel is not vectorised); differences are ~1e-7.
+    if torch.is_grad_enabled() and x.requires_grad:
+        return torch.sigmoid(x * 2) * 2 - 1  # the same values; autograd cannot see through in-place ops
     return torch.mul(x, 2).sigmoid_().mul_(2).sub_(1)
 
 
@@ -63,6 +65,12 @@ class PopulationMLP:
 
     def parameters(self) -> list[torch.Tensor]:
         return [*self.weights, *self.biases, *self.slopes]
+
+    def requires_grad_(self) -> "PopulationMLP":
+        """Let autograd compute ``parameters()`` gradients (agents without a hand-written backward)."""
+        for p in self.parameters():
+            p.requires_grad_(True)
+        return self
 
     def _activate(self, z: torch.Tensor, layer: int) -> torch.Tensor:
         if self.activation == "prelu":

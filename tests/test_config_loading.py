@@ -10,8 +10,10 @@ DEFAULT_YAML = REPO_ROOT / "default_config" / "cartpole_synthetic_env.yaml"
 
 
 def test_schema_defaults_equal_the_default_yaml_file():
+    """The default file spells out every key except the sections of agents it does not use."""
     from_file = leaf_keys(yaml.safe_load(DEFAULT_YAML.read_text()))
-    schema = leaf_keys(to_dict(load_config(None)))
+    schema = {key: value for key, value in leaf_keys(to_dict(load_config(None))).items()
+              if not key.startswith("agents.") or key.startswith("agents.ddqn.")}
     assert schema == from_file
     assert load_config(DEFAULT_YAML) == load_config(None)
 

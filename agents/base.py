@@ -1,0 +1,70 @@
+"""What every population agent shares: its common hyperparameters and the interface the training
+protocol (``agents/training.py``) drives.
+
+An agent holds P independent members. Every tensor it takes or returns has the population as its
+leading dimension; ``active`` is a (P,) bool mask of the members that take part in a call, and a
+member outside it must come out exactly as if the call had not happened (parameters, optimizer
+state, buffers, random streams). That is what makes a member trained in a population equal to
+the same member trained alone.
+"""
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from common.errors import UserError
+from common.schema import option
+from envs.real import RealEnvSpec
+
+
+@dataclass
+class AgentConfig:
+    """Hyperparameters every agent has; each agent's config extends this."""
+
+    train_episodes: int = option(1000, "cap on training episodes", low=1)
+    test_episodes: int = option(10, "real-env episodes per test (score = their mean return)", low=1)
+    init_episodes: int = option(1, "episodes before learning starts (paper: learn when episode > init)", low=0)
+    same_action_num: int = option(1, "env steps each chosen action is repeated", low=1)
+    early_out_num: int = option(10, "episodes in the moving mean of the SE early-out rule", low=1)
+    early_out_virtual_diff: float = option(
+        0.01, "SE early out when that mean changes by less than this fraction", low=0.0)
+    vary_hp: bool = option(False, "sample lr, batch size, width and depth afresh per member (robustness runs)")
+
+
+class PopulationAgent(Protocol):
+    """The calls ``train_population`` makes, in this order per env step: ``act``, env step,
+    ``observe``, then ``learn`` once the member is past its init episodes; ``end_episode`` after
+    each episode; ``greedy`` in real-env tests.
+
+    A class also carries ``name`` (its key in configs), ``title`` (one line for ``--help``),
+    ``Config`` (its hyperparameter dataclass) and ``check_spec(spec)``, which raises a
+    ``UserError`` for an env it cannot act in. Construction: ``Agent(config, spec, seeds)``.
+    """
+
+    population: int
+    nonfinite_loss: torch.Tensor  # (P,) bool: members whose loss went NaN or inf (they stop)
+
+    def act(self, obs: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+        """Exploring actions for observations (P, B, S): (P, B) long or (P, B, A) float."""
+
+    def greedy(self, obs: torch.Tensor) -> torch.Tensor:
+        """The deterministic test policy, same shapes as ``act``."""
+
+    def observe(self, active, states, actions, rewards, next_states, terminated) -> None:
+        """One transition (leading dims (P, B)) for each active member."""
+
+    def learn(self, active: torch.Tensor) -> torch.Tensor:
+        """An update for the active members; returns the (P,) mask of non-finite losses."""
+
+    def end_episode(self, active: torch.Tensor) -> None:
+        """Per-episode bookkeeping (epsilon decay, on-policy updates, ...)."""
+
+    def member_state_dict(self, member: int) -> dict[str, torch.Tensor]:
+        """One member's networks in single-agent form, for saving."""
+
+
+def require_action_space(agent_name: str, spec: RealEnvSpec, *, discrete: bool) -> None:
+    """Refuse an agent that cannot act in the env, naming the mismatch."""
+    if spec.discrete_actions != discrete:
+        wanted, found = ("discrete", "continuous") if discrete else ("continuous", "discrete")
+        raise UserError(f"agent '{agent_name}' needs {wanted} actions, but {spec.env_id} has {found} actions")
