@@ -2,3 +2,14 @@
 from agents.ddqn import DDQN
 
 AGENTS = {"ddqn": DDQN}
+
+
+def make_agent(name: str, config, spec, seeds: list[int]):
+    """The population agent ``name`` for ``seeds``; with ``config.vary_hp`` each member draws its
+    own hyperparameters (``agents.varied``)."""
+    from agents.varied import VariedAgent
+
+    agent_class = AGENTS[name]
+    if config.vary_hp:
+        return VariedAgent(agent_class, config, spec, seeds)
+    return agent_class(config, spec, seeds)

@@ -31,6 +31,18 @@ class TrainingResult:
     episode_returns: list[list[float]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class EpisodeReport:
+    """What ``on_episode`` hears after each lockstep episode (tensors of shape (P,))."""
+
+    episode: int
+    trained: torch.Tensor        # members that played this episode
+    returns: torch.Tensor        # their training returns (0 elsewhere)
+    steps: torch.Tensor          # training steps so far, per member
+    tested: torch.Tensor         # members tested on the real env after this episode
+    test_returns: torch.Tensor   # their mean test returns (NaN elsewhere)
+
+
 def plateaued(returns: list[float], window: int, rel_diff: float) -> bool:
     """The paper's SE early out: the mean of the last ``window`` returns differs from the mean of
     the ``window`` returns before them by less than ``rel_diff``, relative to the earlier mean.
@@ -47,8 +59,12 @@ def plateaued(returns: list[float], window: int, rel_diff: float) -> bool:
 
 
 def train_population(agent, train_env, test_env, agent_config, protocol, *,
-                     on_synthetic: bool, deadline: float = math.inf) -> TrainingResult:
-    """Train ``agent`` (P members) on ``train_env`` and score it on ``test_env`` (a ``RealVecEnv``)."""
+                     on_synthetic: bool, deadline: float = math.inf, on_episode=None) -> TrainingResult:
+    """Train ``agent`` (P members) on ``train_env`` and score it on ``test_env`` (a ``RealVecEnv``).
+
+    ``on_episode(EpisodeReport)``, if given, is called after every lockstep episode (progress bars,
+    per-episode metrics).
+    """
     population = agent.population
     solved_reward = test_env.spec.solved_reward
     training = torch.ones(population, dtype=torch.bool)
@@ -74,7 +90,10 @@ def train_population(agent, train_env, test_env, agent_config, protocol, *,
             history[m].append(float(episode_return[m]))
         episodes += training.long()
         agent.end_episode(training)
+        played = training.clone()
         training &= ~failed
+        if protocol.max_train_steps:
+            training &= steps < protocol.max_train_steps
         tested_after_last_episode &= ~training
 
         if on_synthetic and protocol.se_early_out and episode > agent_config.init_episodes + agent_config.early_out_num:
@@ -82,14 +101,17 @@ def train_population(agent, train_env, test_env, agent_config, protocol, *,
                 if plateaued(history[m], agent_config.early_out_num, agent_config.early_out_virtual_diff):
                     training[m] = False
         due = protocol.test_every > 0 and (episode + 1) % protocol.test_every == 0
-        if due and episode >= agent_config.init_episodes:
-            testing = training.clone()
+        testing = training.clone() if due and episode >= agent_config.init_episodes else torch.zeros_like(training)
+        if testing.any():
             last_test = torch.where(testing, test_env.test(agent.greedy, testing), last_test)
             tested_after_last_episode |= testing
             newly_solved = testing & (last_test >= solved_reward)
             solved |= newly_solved
             if protocol.stop_when_solved:
                 training &= ~newly_solved
+        if on_episode is not None:
+            on_episode(EpisodeReport(episode, played, torch.where(played, episode_return, 0.0), steps.clone(),
+                                     testing, torch.where(testing, last_test, math.nan)))
 
     untested = ~tested_after_last_episode & ~failed
     if untested.any():

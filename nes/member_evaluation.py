@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from agents import AGENTS
+from agents import make_agent
 from agents.training import train_population
 from common.config import Config
 from common.rng import derive_seed
@@ -55,7 +55,7 @@ def train_agents_on_synthetic_envs(config: Config, psis: torch.Tensor, seeds: li
     template = SyntheticEnvNets.initialise([0], spec, se.hidden_size, se.hidden_layer, se.activation)
     nets = template.with_flat(psis)
     agent_config = config.agent_config()
-    agent = AGENTS[config.agent](agent_config, spec, [derive_seed(s, 0) for s in seeds])
+    agent = make_agent(config.agent, agent_config, spec, [derive_seed(s, 0) for s in seeds])
     sampler = InitialStateSampler(config.env, [derive_seed(s, 1) for s in seeds])
     train_env = SyntheticVecEnv(nets, spec, sampler, episodes_per_member=1, autoreset=False)
     test_env = RealVecEnv(config.env, [derive_seed(s, 2) for s in seeds], agent_config.test_episodes)
