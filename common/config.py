@@ -210,6 +210,16 @@ def load_config(path=None, overrides=(), extra: dict | None = None) -> Config:
     return config
 
 
+def with_overrides(data: dict, overrides=()) -> Config:
+    """A validated config from a saved config dict (a checkpoint's, a model's) and ``--set`` overrides."""
+    data = _deep_merge(data, {})
+    for assignment in overrides:
+        apply_override(data, assignment)
+    config = build(Config, data)
+    validate_semantics(config)
+    return config
+
+
 def validate_semantics(config: Config) -> None:
     """Cross-field checks that need more than one key."""
     from envs.real import check_env_id, real_env_spec

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import torch
 
-from agents import AGENTS
+from agents import AGENTS, make_agent
 from agents.training import train_population
+from common.config import to_dict, with_overrides
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_write_text
 from common.rng import derive_seed
@@ -39,6 +40,8 @@ def parse_args(argv):
     parser.add_argument("--runs", type=int, default=20, help="fresh agents to train (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fresh agents (default 0)")
     parser.add_argument("--baseline", action="store_true", help="also train --runs agents on the real env")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a key of the model's config, e.g. --set agents.ddqn.vary_hp=true (repeatable)")
     parser.add_argument("--out", type=Path, help="directory for evaluation.json (default: results/<name>)")
     return parser.parse_args(argv)
 
@@ -51,7 +54,7 @@ def run_agents(config, agent_name, seeds, on_synthetic: bool, nets=None) -> tupl
     """Train len(seeds) agents as one population; per-run records and wall seconds."""
     spec = real_env_spec(config.env)
     agent_config = getattr(config.agents, agent_name)
-    agent = AGENTS[agent_name](agent_config, spec, [derive_seed(s, 0) for s in seeds])
+    agent = make_agent(agent_name, agent_config, spec, [derive_seed(s, 0) for s in seeds])
     test_env = RealVecEnv(config.env, [derive_seed(s, 2) for s in seeds], agent_config.test_episodes)
     if on_synthetic:
         sampler = InitialStateSampler(config.env, [derive_seed(s, 1) for s in seeds])
@@ -97,6 +100,7 @@ def main(argv=None):
         raise UserError(f"--runs must be >= 1, got {args.runs}")
     model_path = resolve_model(args.model)
     nets, config = load_synthetic_env(model_path)
+    config = with_overrides(to_dict(config), [f"agent={args.agent}", *args.overrides])
     torch.set_num_threads(config.evaluator.threads)
     out_dir = fresh_run_dir(args.out, run_name(config.env, "evaluate_env", args.seed))
     threshold = real_env_spec(config.env).solved_reward

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from common.config import Config, apply_override, build, save_config, validate_semantics
+from common.config import Config, save_config, with_overrides
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_write_text, load_torch_file
 from experiments.cli import (REPO_ROOT, add_config_flags, config_from_args, fresh_run_dir, make_parser,
@@ -64,12 +64,7 @@ def load_resume(args):
         if not key.startswith(RESUMABLE_CHANGES):
             raise UserError(f"cannot change '{key}' when resuming; only evaluator.*, nes.max_iterations "
                             f"and nes.quit_when_solved may change")
-    data = payload["config"]
-    for assignment in overrides:
-        apply_override(data, assignment)
-    config = build(Config, data)
-    validate_semantics(config)
-    return run_dir, payload, config
+    return run_dir, payload, with_overrides(payload["config"], overrides)
 
 
 def write_metrics(path: Path, rows: list[dict]) -> None:

@@ -46,7 +46,7 @@ def empty_run_dir(tmp_path):
 
 LEARN_ENV_CASES = {
     "unknown env": (lambda tmp: ["--set", "env=Foo-v0"], "unknown env 'Foo-v0'"),
-    "unknown agent": (lambda tmp: ["--set", "agent=ppo"], "unknown agent 'ppo'"),
+    "unknown agent": (lambda tmp: ["--set", "agent=a2c"], "unknown agent 'a2c'"),
     "unknown backend": (lambda tmp: ["--evaluator", "nope"], "invalid choice: 'nope'"),
     "unknown backend key": (lambda tmp: ["--set", "evaluator.backend=nope"], "choose one of batched"),
     "unknown config key": (lambda tmp: ["--set", "nes.foo=1"], "unknown config key 'nes.foo'"),
@@ -104,7 +104,7 @@ EVALUATE_ENV_CASES = {
     "wrong kind of file": (wrong_kind_file, "holds a 'other', not a synthetic environment"),
     "model entry not a state dict": (model_that_is_not_a_state_dict, "model_is_int.pt"),
     "zero runs": (lambda tmp: [tmp / "absent.pt", "--runs", "0"], "--runs must be >= 1"),
-    "unknown agent": (lambda tmp: [tmp / "absent.pt", "--agent", "ppo"], "unknown agent 'ppo'"),
+    "unknown agent": (lambda tmp: [tmp / "absent.pt", "--agent", "a2c"], "unknown agent 'a2c'"),
 }
 
 

@@ -18,7 +18,7 @@ from common.errors import UserError
     ("nes.grad_eval_type=median", "choose one of mean, minmax"),
     ("evaluator.backend=nope", "choose one of batched, serial, processes"),
     ("env=Foo-v0", "unknown env 'Foo-v0'"),
-    ("agent=ppo", "unknown agent 'ppo'"),
+    ("agent=a2c", "unknown agent 'a2c'"),
     ("nes=3", "config section 'nes' must be a mapping"),
     ("agents.ddqn.eps_min=0.9", "eps_min (0.9) exceeds eps_init"),
     ("no_equals_sign", "--set expects key=value"),
