@@ -17,13 +17,10 @@ import torch
 
 from common.config import load_config
 from common.errors import UserError, exits_cleanly_on_user_error
-from experiments.cli import REPO_ROOT, make_parser, setup_logging
+from experiments.cli import make_parser, record_benchmark, setup_logging
 from experiments.learn_env import DEFAULT_CONFIG
 from nes.master import NESMaster
 from nes.member_evaluation import evaluate_members
-
-START, END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
-
 
 def parse_args(argv):
     parser = make_parser(__doc__, with_config=False)
@@ -61,16 +58,6 @@ def report(args, batched_s, serial_s, steps, peak_mb, equal) -> str:
     ])
 
 
-def record(text: str) -> None:
-    path = REPO_ROOT / "BENCHMARKS.md"
-    content = path.read_text() if path.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
-    if START not in content:
-        content += f"\n{START}\n{END}\n"
-    head, rest = content.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    path.write_text(f"{head}{START}\n{text}\n{END}{tail}")
-
-
 @exits_cleanly_on_user_error
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -89,7 +76,7 @@ def main(argv=None):
     text = report(args, batched_s, serial_s, steps, peak_mb, equal)
     print(text)
     if args.record:
-        record(text)
+        record_benchmark("benchmark", text)
     if not equal:
         raise SystemExit("batched and serial backends disagree")
 

@@ -60,3 +60,16 @@ def fresh_run_dir(out: Path | None, name: str) -> Path:
     except OSError as error:
         raise UserError(f"cannot create run directory {run_dir}: {error.strerror}") from None
     return run_dir
+
+
+def record_benchmark(name: str, text: str) -> None:
+    """Put ``text`` between the ``<!-- name:start -->`` and ``<!-- name:end -->`` markers of
+    BENCHMARKS.md (appended if the markers are not there yet)."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    path = REPO_ROOT / "BENCHMARKS.md"
+    content = path.read_text() if path.exists() else "# Benchmarks\n"
+    if start not in content:
+        content += f"\n{start}\n{end}\n"
+    head, rest = content.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    path.write_text(f"{head}{start}\n{text}\n{end}{tail}")

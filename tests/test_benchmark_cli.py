@@ -11,3 +11,16 @@ def test_benchmark_smoke_reports_identical_scores(run_module):
     assert "| seconds per NES iteration, batched (P=1) |" in completed.stdout
     after = benchmarks.read_bytes() if benchmarks.exists() else None
     assert after == before, "without --record the benchmark must not write BENCHMARKS.md"
+
+
+def test_agent_benchmark_smoke_trains_the_same_members_both_ways(run_module):
+    completed = run_module("experiments.benchmark_agents", "--agent", "ddqn=CartPole-v0", "--population", 2,
+                           "--steps", 60)
+    assert completed.returncode == 0, completed.stderr
+    row = next(line for line in completed.stdout.splitlines() if line.startswith("| ddqn | CartPole-v0 |"))
+    assert row.endswith("| yes |") and "| 2 | 60 |" in row
+
+
+def test_agent_benchmark_names_a_bad_pair(run_module):
+    completed = run_module("experiments.benchmark_agents", "--agent", "ddqn")
+    assert completed.returncode == 2 and "expects AGENT=ENV" in completed.stderr
