@@ -1,7 +1,8 @@
 """Inner-loop agents, each training a population of P independent members in one computation."""
 from agents.ddqn import DDQN
+from agents.dueling_ddqn import DuelingDDQN
 
-AGENTS = {"ddqn": DDQN}
+AGENTS = {"ddqn": DDQN, "dueling_ddqn": DuelingDDQN}
 
 
 def make_agent(name: str, config, spec, seeds: list[int]):

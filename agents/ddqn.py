@@ -4,12 +4,16 @@ The paper's semantics: epsilon-greedy with epsilon decayed per episode, a replay
 the MSE between Q(s, a) and r + gamma * Q_target(s', argmax_a' Q(s', a')) * (1 - done), and a soft
 target update with rate tau after every gradient step. Every member has its own networks, optimizer
 state, buffer, epsilon and random stream; one batched computation serves them all.
+
+With ``icm: true`` the ICM (agents/icm.py) learns on each sampled batch and its curiosity reward
+is added to the batch's rewards, in that order as in the paper's code.
 """
 from dataclasses import dataclass
 
 import torch
 
 from agents.base import AgentConfig, require_action_space
+from agents.icm import ICMOptions, PopulationICM
 from agents.replay import PopulationReplay
 from common.rng import MemberStreams
 from common.schema import ACTIVATIONS, option
@@ -19,7 +23,7 @@ from models.mlp import PopulationMLP
 
 
 @dataclass
-class DDQNConfig(AgentConfig):
+class DDQNConfig(ICMOptions, AgentConfig):
     """The paper's CartPole SE values (default_config_cartpole_syn_env.yaml of their code)."""
 
     batch_size: int = option(199, "replay minibatch size", low=1)
@@ -49,14 +53,19 @@ class DDQN:
         self.population = len(seeds)
         self.num_actions = spec.action_dim
         self.rng = MemberStreams(seeds)
-        self.q = PopulationMLP.initialise(seeds, spec.state_dim, spec.action_dim, config.hidden_size,
-                                          config.hidden_layer, config.activation)
+        self.q = self._make_q_network(config, spec, seeds)
         self.q_target = self.q.detached_copy()
         self.optimizer = PopulationAdam(self.q.parameters(), torch.full((self.population,), config.lr))
         self.replay = PopulationReplay(self.population, config.rb_size, spec.state_dim)
         self.epsilon = torch.full((self.population,), config.eps_init)
         self.gamma, self.tau = config.gamma, config.tau
         self.nonfinite_loss = torch.zeros(self.population, dtype=torch.bool)
+        self.icm = PopulationICM(config, spec, seeds) if config.icm else None
+
+    @staticmethod
+    def _make_q_network(config: DDQNConfig, spec: RealEnvSpec, seeds: list[int]) -> PopulationMLP:
+        return PopulationMLP.initialise(seeds, spec.state_dim, spec.action_dim, config.hidden_size,
+                                        config.hidden_layer, config.activation)
 
     @torch.no_grad()
     def greedy(self, obs: torch.Tensor) -> torch.Tensor:
@@ -85,9 +94,25 @@ class DDQN:
         members = torch.nonzero(active).flatten()
         batch = self.config.batch_size
         states, actions, rewards, next_states, dones = self.replay.sample(self.rng, batch, active, members)
-        actions = actions.squeeze(-1).long()
+        if self.icm is not None:
+            rewards, icm_nonfinite = self._add_curiosity(active, members, states, actions, rewards, next_states)
         everyone = len(members) == self.population
         q, q_target = (self.q, self.q_target) if everyone else (self.q.select(members), self.q_target.select(members))
+        grads, loss = self._td_gradients(q, q_target, states, actions.squeeze(-1).long(), rewards, next_states, dones)
+        finite = torch.zeros_like(active)
+        finite[members] = torch.isfinite(loss)
+        if not everyone:
+            grads = [torch.zeros_like(p).index_copy_(0, members, g) for p, g in zip(self.q.parameters(), grads)]
+        self.optimizer.step(grads, active & finite)
+        self._soft_update(active & finite)
+        nonfinite = active & ~finite
+        if self.icm is not None:
+            nonfinite |= icm_nonfinite
+        return nonfinite
+
+    def _td_gradients(self, q, q_target, states, actions, rewards, next_states, dones):
+        """Gradients of each member's double-DQN loss for ``q.parameters()``, and the losses (M,)."""
+        batch = states.shape[1]
         # One forward of the online net serves both Q(s, .) and the argmax over Q(s', .).
         q_both, cache = q.forward(torch.cat([states, next_states], dim=1))
         q_now, q_next = q_both.split(batch, dim=1)
@@ -97,14 +122,16 @@ class DDQN:
         error = q_now.gather(-1, actions.unsqueeze(-1)).squeeze(-1) - target
         # d(mean squared error)/dQ, placed on the taken action; each member's gradient is its own.
         grad_q = torch.zeros_like(q_now).scatter_(-1, actions.unsqueeze(-1), (2.0 / batch * error).unsqueeze(-1))
-        grads = q.backward(cache, grad_q, rows=batch)
-        finite = torch.zeros_like(active)
-        finite[members] = torch.isfinite((error ** 2).mean(dim=1))
-        if not everyone:
-            grads = [torch.zeros_like(p).index_copy_(0, members, g) for p, g in zip(self.q.parameters(), grads)]
-        self.optimizer.step(grads, active & finite)
-        self._soft_update(active & finite)
-        return active & ~finite
+        return q.backward(cache, grad_q, rows=batch), (error ** 2).mean(dim=1)
+
+    def _add_curiosity(self, active, members, states, actions, rewards, next_states):
+        """One ICM step on the sampled batch, then rewards + its curiosity reward (the ICM takes
+        whole-population tensors; inactive members' rows stay zero and are not used)."""
+        if len(members) < self.population:
+            whole = lambda t: t.new_zeros((self.population,) + t.shape[1:]).index_copy_(0, members, t)  # noqa: E731
+            states, actions, next_states = whole(states), whole(actions), whole(next_states)
+        nonfinite = self.icm.learn(states, actions, next_states, active)
+        return rewards + self.icm.intrinsic_reward(states, actions, next_states)[members], nonfinite
 
     @torch.no_grad()
     def _soft_update(self, active: torch.Tensor) -> None:

@@ -45,8 +45,9 @@ class ICMOptions:
     icm_hidden_size: int = option(128, "hidden units of the ICM networks", low=1)
 
 
-# Seed roles, so that a member's three networks (and the agent's own networks, seeded from the
-# member seed itself) start from different draws.
+# A member's three networks are seeded with (member seed, ICM tag, network): three-part
+# derivations never meet the member seed itself or the two-part ones agents use for their networks.
+_ICM_TAG = 0x1C3
 _ENCODER, _INVERSE, _FORWARD = 1, 2, 3
 
 
@@ -60,14 +61,15 @@ class PopulationICM:
         self.population = len(seeds)
         self.discrete = spec.discrete_actions
         features, hidden = options.icm_feature_size, options.icm_hidden_size
-        seeded = lambda role: [derive_seed(s, role) for s in seeds]  # noqa: E731
+        seeded = lambda role: [derive_seed(s, _ICM_TAG, role) for s in seeds]  # noqa: E731
         # Layouts from the paper's code: a two-hidden-layer leaky-ReLU encoder; Pathak et al.'s
         # one-hidden-layer heads (ReLU inverse model, leaky-ReLU forward model).
-        self.encoder = PopulationMLP.initialise(seeded(_ENCODER), spec.state_dim, features, hidden, 2, "leakyrelu")
-        self.inverse_model = PopulationMLP.initialise(seeded(_INVERSE), 2 * features, spec.action_dim, hidden, 1, "relu")
-        self.forward_model = PopulationMLP.initialise(seeded(_FORWARD), features + spec.action_dim, features, hidden, 1,
-                                                "leakyrelu")
-        self.nets = (self.encoder, self.inverse_model, self.forward_model)
+        mlp = PopulationMLP.initialise
+        self.encoder = mlp(seeded(_ENCODER), spec.state_dim, features, hidden, 2, "leakyrelu")
+        self.inverse_model = mlp(seeded(_INVERSE), 2 * features, spec.action_dim, hidden, 1, "relu")
+        self.forward_model = mlp(seeded(_FORWARD), features + spec.action_dim, features, hidden, 1, "leakyrelu")
+        # Autograd tracks them only inside ``learn``; everything else runs under no_grad.
+        self.nets = tuple(net.requires_grad_() for net in (self.encoder, self.inverse_model, self.forward_model))
         self.optimizer = PopulationAdam(self.parameters(), torch.full((self.population,), options.icm_lr))
 
     def parameters(self) -> list[torch.Tensor]:
@@ -109,18 +111,13 @@ class PopulationICM:
         if everyone:
             nets = self.nets
         else:
-            nets = tuple(net.select(members) for net in self.nets)
+            nets = tuple(net.select(members).requires_grad_() for net in self.nets)
             states, actions, next_states = states[members], actions[members], next_states[members]
-        params = [p for net in nets for p in net.parameters()]
         with torch.enable_grad():
-            for p in params:
-                p.requires_grad_(True)
             inverse_loss, forward_loss, _ = self._losses(nets, states, actions, next_states)
             loss = (1 - self.options.icm_beta) * inverse_loss + self.options.icm_beta * forward_loss
             # Members share no parameters, so the gradient of the sum is each member's own gradient.
-            grads = torch.autograd.grad(loss.sum(), params)
-        for p in params:
-            p.requires_grad_(False)
+            grads = torch.autograd.grad(loss.sum(), [p for net in nets for p in net.parameters()])
         finite = torch.zeros_like(active)
         finite[members] = torch.isfinite(loss.detach())
         if not everyone:
