@@ -1,8 +1,9 @@
 """Inner-loop agents, each training a population of P independent members in one computation."""
 from agents.ddqn import DDQN
 from agents.dueling_ddqn import DuelingDDQN
+from agents.tabular import SARSA, QLearning
 
-AGENTS = {"ddqn": DDQN, "dueling_ddqn": DuelingDDQN}
+AGENTS = {"ddqn": DDQN, "dueling_ddqn": DuelingDDQN, "ql": QLearning, "sarsa": SARSA}
 
 
 def make_agent(name: str, config, spec, seeds: list[int]):
