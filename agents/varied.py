@@ -16,7 +16,10 @@ import torch
 from common.rng import derive_seed
 
 # Which hyperparameters vary, and how: log-uniform in [x / 3, 3 x]; depth x - 1, x or x + 1.
-LOG_UNIFORM = ("lr", "batch_size", "hidden_size")
+# ``alpha`` is the tabular agents' learning rate.
+LOG_UNIFORM = ("lr", "alpha", "batch_size", "hidden_size")
+# A tabular step size above 1 overshoots its target, so alpha's draws stop at 1.
+_CEILING = {"alpha": 1.0}
 DEPTH = "hidden_layer"
 _SPREAD = 3.0
 _VARY_ROLE = 7  # keeps the sampling stream apart from the member's training streams
@@ -32,7 +35,7 @@ def sample_member_config(config, seed: int):
             continue
         value = getattr(config, name)
         drawn = math.exp(rng.uniform(math.log(value / _SPREAD), math.log(value * _SPREAD)))
-        changes[name] = max(1, round(drawn)) if isinstance(value, int) else drawn
+        changes[name] = max(1, round(drawn)) if isinstance(value, int) else min(drawn, _CEILING.get(name, math.inf))
     if hasattr(config, DEPTH):
         changes[DEPTH] = max(1, getattr(config, DEPTH) + int(rng.integers(-1, 2)))
     return dataclasses.replace(config, **changes)

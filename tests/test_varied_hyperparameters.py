@@ -62,3 +62,9 @@ def test_a_varied_member_trains_the_same_alone_as_in_a_population():
         assert torch.equal(getattr(result_p, field)[1], getattr(result_1, field)[0]), field
     in_population, by_itself = together.member_state_dict(1), alone.member_state_dict(0)
     assert all(torch.equal(in_population[k], by_itself[k]) for k in by_itself)
+
+
+def test_a_tabular_learning_rate_varies_but_never_exceeds_one():
+    config = load_config(None).agents.ql
+    alphas = [sample_member_config(dataclasses.replace(config, alpha=0.5), seed).alpha for seed in range(500)]
+    assert 0.5 / 3 <= min(alphas) < 0.2 and max(alphas) == 1.0
