@@ -2,8 +2,11 @@
 from agents.ddqn import DDQN
 from agents.dueling_ddqn import DuelingDDQN
 from agents.tabular import SARSA, QLearning
+from agents.td3 import TD3
+from agents.td3_discrete import TD3Discrete
 
-AGENTS = {"ddqn": DDQN, "dueling_ddqn": DuelingDDQN, "ql": QLearning, "sarsa": SARSA}
+AGENTS = {"ddqn": DDQN, "dueling_ddqn": DuelingDDQN, "ql": QLearning, "sarsa": SARSA, "td3": TD3,
+          "td3_discrete": TD3Discrete}
 
 
 def make_agent(name: str, config, spec, seeds: list[int]):
