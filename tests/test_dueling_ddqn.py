@@ -2,7 +2,9 @@
 determinism; and DDQN's ICM option."""
 import dataclasses
 
+import pytest
 import torch
+import yaml
 
 from agents.ddqn import DDQN
 from agents.dueling_ddqn import DuelingDDQN, PopulationDuelingQ
@@ -10,6 +12,7 @@ from agents.training import train_population
 from common.config import load_config
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
+from tests.helpers import REPO_ROOT
 
 SPEC = real_env_spec("CartPole-v0")
 SEEDS = [5, 6, 7]
@@ -104,3 +107,16 @@ def test_dueling_ddqn_takes_the_icm_option():
                                    "icm_hidden_size=16")
     assert agent.icm is not None and not result.failed.any()
     assert (agent.icm.optimizer.steps > 0).all()
+
+
+@pytest.mark.parametrize("name", ["ddqn", "dueling_ddqn"])
+def test_the_real_env_yaml_files_hold_only_their_agent_and_load(name):
+    path = REPO_ROOT / "default_config" / f"cartpole_{name}.yaml"
+    data = yaml.safe_load(path.read_text())
+    assert set(data) == {"env", "agent", "agents"} and set(data["agents"]) == {name}
+    config = load_config(path)
+    assert (config.env, config.agent) == ("CartPole-v0", name)
+    for key, value in data["agents"][name].items():
+        assert getattr(config.agent_config(), key) == value, key
+    if name == "dueling_ddqn":  # the agent's defaults are the paper's real-env values
+        assert config.agent_config() == load_config(None).agents.dueling_ddqn
