@@ -8,7 +8,9 @@ uniformly random actions. Every learning step samples a replay minibatch and fit
 
 with eps ~ N(0, policy_std * bound) (target policy smoothing, c = policy_std_clip * bound) and the
 MSE summed over both critics. Every ``policy_delay``-th step the actor ascends Q_1(s, mu(s)) and the
-three target networks move towards the online ones with rate ``tau``.
+three target networks move towards the online ones with rate ``tau``. All noise scales are
+fractions of the action bound, as in Fujimoto et al.'s code (the paper's code scales only the
+exploration noise; the two agree for bound 1, e.g. MountainCarContinuous and HalfCheetah).
 
 Both critics of all members form one ``PopulationMLP`` of 2P networks (critic 1 of member m is row
 m, critic 2 is row P + m), so a critic pass is one batched matmul per layer. Gradients come from
