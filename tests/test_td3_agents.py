@@ -21,7 +21,10 @@ from tests.helpers import REPO_ROOT
 PENDULUM, CARTPOLE = real_env_spec("Pendulum-v1"), real_env_spec("CartPole-v0")
 SEEDS = [5, 6, 7]
 # Small networks and short episodes keep the equivalence checks fast; they exercise every path
-# (random init episodes, the policy delay, members masked while others run).
+# (random init episodes, the policy delay, members masked while others run). Bitwise equality also
+# needs MKL to compute a member's slice with the same kernel in any population: at some shapes (the
+# paper's Pendulum widths) its kernels depend on the slice's memory alignment unless the process
+# runs with MKL_CBWR=AUTO,STRICT.
 SMALL = ("hidden_size=16", "batch_size=16", "init_episodes=1", "policy_delay=2", "test_episodes=2")
 
 
