@@ -80,6 +80,9 @@ def member_summaries(result, first_solved: dict, seeds: list[int]) -> list[dict]
     rows = []
     for m, seed in enumerate(seeds):
         episode, steps = first_solved.get(m, (None, None))
+        if steps is None and result.solved[m]:
+            # Solved only in the final test, which follows the last training episode.
+            episode, steps = int(result.train_episodes[m]) - 1, int(result.train_steps[m])
         rows.append({"member": m, "seed": seed, "test_return": float(result.test_return[m]),
                      "train_steps": int(result.train_steps[m]), "train_episodes": int(result.train_episodes[m]),
                      "solved": bool(result.solved[m]), "failed": bool(result.failed[m]),
