@@ -1,11 +1,12 @@
 """Inner-loop agents, each training a population of P independent members in one computation."""
 from agents.ddqn import DDQN
 from agents.dueling_ddqn import DuelingDDQN
+from agents.ppo import PPO
 from agents.tabular import SARSA, QLearning
 from agents.td3 import TD3
 from agents.td3_discrete import TD3Discrete
 
-AGENTS = {"ddqn": DDQN, "dueling_ddqn": DuelingDDQN, "ql": QLearning, "sarsa": SARSA, "td3": TD3,
+AGENTS = {"ddqn": DDQN, "dueling_ddqn": DuelingDDQN, "ppo": PPO, "ql": QLearning, "sarsa": SARSA, "td3": TD3,
           "td3_discrete": TD3Discrete}
 
 
