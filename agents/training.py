@@ -85,11 +85,12 @@ def train_population(agent, train_env, test_env, agent_config, protocol, *,
             break
         episode_return = _play_episode(agent, train_env, training, steps, learn=episode > agent_config.init_episodes,
                                        repeat=agent_config.same_action_num)
-        failed |= training & _nonfinite(train_env, agent)
         for m in torch.nonzero(training).flatten().tolist():
             history[m].append(float(episode_return[m]))
         episodes += training.long()
         agent.end_episode(training)
+        # After end_episode: on-policy agents (PPO) update there, and a NaN there must stop them too.
+        failed |= training & _nonfinite(train_env, agent)
         played = training.clone()
         training &= ~failed
         if protocol.max_train_steps:
