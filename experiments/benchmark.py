@@ -7,7 +7,6 @@ so the work is equal by construction. Prints seconds per iteration, the ratio, i
 steps per second and peak memory; ``--record`` writes them into BENCHMARKS.md.
 """
 import math
-import platform
 import resource
 import sys
 import time
@@ -17,7 +16,7 @@ import torch
 
 from common.config import load_config
 from common.errors import UserError, exits_cleanly_on_user_error
-from experiments.cli import make_parser, record_benchmark, setup_logging
+from experiments.cli import machine_line, make_parser, record_benchmark, setup_logging
 from experiments.learn_env import DEFAULT_CONFIG
 from nes.master import NESMaster
 from nes.member_evaluation import evaluate_members
@@ -42,8 +41,7 @@ def report(args, batched_s, serial_s, steps, peak_mb, equal) -> str:
     return "\n".join([
         f"Command: `python -m experiments.benchmark --population {args.population} "
         f"--train-episodes {args.train_episodes}`  ",
-        f"Machine: {platform.machine()}, {torch.get_num_threads()} torch thread(s), "
-        f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}  ",
+        machine_line(),
         f"Date: {time.strftime('%Y-%m-%d')}",
         "",
         "| measure | value |",

@@ -8,7 +8,6 @@ sides do equal work; a member's result must be the same either way (they are che
 seconds and the ratio per agent; ``--record`` writes them into BENCHMARKS.md.
 """
 import dataclasses
-import platform
 import sys
 import time
 
@@ -21,7 +20,7 @@ from common.errors import UserError, exits_cleanly_on_user_error
 from common.rng import derive_seed
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
-from experiments.cli import make_parser, record_benchmark, setup_logging
+from experiments.cli import machine_line, make_parser, record_benchmark, setup_logging
 
 DEFAULT_PAIRS = ("ddqn=CartPole-v0", "td3=Pendulum-v1")
 
@@ -79,8 +78,7 @@ def report(args, rows: list[dict]) -> str:
     lines = [f"Command: `python -m experiments.benchmark_agents "
              f"{' '.join('--agent ' + r['agent'] + '=' + r['env'] for r in rows)} "
              f"--population {args.population} --steps {args.steps}`  ",
-             f"Machine: {platform.machine()}, {torch.get_num_threads()} torch thread(s), "
-             f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}  ",
+             machine_line(),
              f"Date: {time.strftime('%Y-%m-%d')}", "",
              "| agent | env | agents | steps each | batched s | one after another s | speed-up | same results |",
              "|---|---|---|---|---|---|---|---|"]

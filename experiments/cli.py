@@ -1,8 +1,12 @@
 """Shared edges of the entry points: logging, config flags, run directories."""
 import argparse
 import logging
+import os
+import platform
 import time
 from pathlib import Path
+
+import torch
 
 from common.config import describe, load_config
 from common.errors import UserError
@@ -60,6 +64,12 @@ def fresh_run_dir(out: Path | None, name: str) -> Path:
     except OSError as error:
         raise UserError(f"cannot create run directory {run_dir}: {error.strerror}") from None
     return run_dir
+
+
+def machine_line() -> str:
+    """The machine line of a benchmark report."""
+    return (f"Machine: {platform.machine()}, {torch.get_num_threads()} torch thread(s), {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, torch {torch.__version__}  ")
 
 
 def record_benchmark(name: str, text: str) -> None:
