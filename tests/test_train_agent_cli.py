@@ -44,6 +44,8 @@ def test_two_runs_with_one_seed_write_identical_metrics(tmp_path):
 
 @pytest.mark.parametrize("args, expected", [
     (["--agent", "ddqn", "--env", "Pendulum-v1"], "agent 'ddqn' needs discrete actions, but Pendulum-v1 has continuous"),
+    (["--agent", "td3", "--env", "CliffWalking-v1"], "agent 'td3' needs continuous actions, but CliffWalking-v1"),
+    (["--agent", "ql", "--env", "CartPole-v0"], "agent 'ql' needs discrete states"),
     (["--agent", "a2c"], "unknown agent 'a2c'"),
     (["--env", "Pong-v5"], "unknown env 'Pong-v5'"),
     (["--population", "0"], "--population must be >= 1"),
