@@ -14,6 +14,7 @@ import yaml
 from agents import AGENTS
 from common.errors import UserError
 from common.schema import ACTIVATIONS, option, section
+from models.reward_env_nets import REWARD_TYPES, check_reward_type, reward_type_name
 
 BACKENDS = ("batched", "serial", "processes")
 
@@ -51,6 +52,18 @@ class SyntheticEnvConfig:
 
 
 @dataclass
+class RewardEnvConfig:
+    """Defaults: the paper's CartPole RN (default_config_cartpole_reward_env.yaml of their code)."""
+
+    type: str = option("potential_additive", "reward network type, a name or the paper's code: "
+                       + ", ".join(f"{name} ({code})" for name, code in REWARD_TYPES.items()),
+                       normalise=lambda value, key: reward_type_name(value, f"config key '{key}'"))
+    hidden_size: int = option(64, "hidden units of the reward network", low=1)
+    hidden_layer: int = option(2, "hidden layers of the reward network", low=1)
+    activation: str = option("leakyrelu", "reward network activation", choices=ACTIVATIONS)
+
+
+@dataclass
 class ProtocolConfig:
     """How an inner agent is trained on an SE and scored on the real env."""
 
@@ -76,6 +89,7 @@ class Config:
     agent: str = option("ddqn", "inner-loop agent")
     nes: NESConfig = section(NESConfig, "NES middle loop")
     synthetic_env: SyntheticEnvConfig = section(SyntheticEnvConfig, "synthetic environment networks")
+    reward_env: RewardEnvConfig = section(RewardEnvConfig, "reward network (learned reward on the real env)")
     agents: AgentsConfig = section(AgentsConfig, "agent hyperparameters, one section per agent")
     protocol: ProtocolConfig = section(ProtocolConfig, "inner-loop training protocol")
     evaluator: EvaluatorConfig = section(EvaluatorConfig, "evaluation backend")
@@ -140,6 +154,8 @@ def build(cls, data, prefix: str = ""):
             continue
         if dataclasses.is_dataclass(hints[name]):
             values[name] = build(hints[name], data[name], key + ".")
+        elif f.metadata.get("normalise"):
+            values[name] = f.metadata["normalise"](data[name], key)
         else:
             values[name] = _coerce(data[name], hints[name], key)
             _check_range(values[name], f.metadata, key)
@@ -227,7 +243,9 @@ def validate_semantics(config: Config) -> None:
     check_env_id(config.env)
     if config.agent not in AGENTS:
         raise UserError(f"unknown agent '{config.agent}'; choose one of {', '.join(sorted(AGENTS))}")
-    AGENTS[config.agent].check_spec(real_env_spec(config.env))
+    spec = real_env_spec(config.env)
+    AGENTS[config.agent].check_spec(spec)
+    check_reward_type(config.reward_env.type, spec)
     agent = config.agent_config()
     if getattr(agent, "eps_min", 0.0) > getattr(agent, "eps_init", 1.0):
         raise UserError(f"agents.{config.agent}.eps_min ({agent.eps_min}) exceeds eps_init ({agent.eps_init})")

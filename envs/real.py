@@ -23,6 +23,7 @@ class _EnvFacts:
 
     max_steps: int | None = None        # None: gymnasium's TimeLimit
     solved_reward: float | None = None  # None: gymnasium's reward_threshold
+    info_keys: tuple[str, ...] = ()     # the step info's numeric entries: the reward networks' info vector
 
 
 _ENVS = {
@@ -35,7 +36,10 @@ _ENVS = {
     # while the optimal path takes 13 steps, whose return -13 is the threshold.
     "CliffWalking-v1": _EnvFacts(max_steps=100, solved_reward=-13.0),
     # gymnasium's 4800 is far above what the paper's agents reach; 3000 is the paper's bar.
-    "HalfCheetah-v5": _EnvFacts(solved_reward=3000.0),
+    # Its info holds position, velocity and the reward parts (the paper's info_dim 4); CliffWalking's
+    # constant 'prob' carries no information, so no other env has an info vector.
+    "HalfCheetah-v5": _EnvFacts(solved_reward=3000.0,
+                                info_keys=("x_position", "x_velocity", "reward_forward", "reward_ctrl")),
 }
 SUPPORTED_ENVS = tuple(_ENVS)
 
@@ -52,11 +56,18 @@ class RealEnvSpec:
     solved_reward: float
     discrete_states: bool = False  # the observation is a one-hot cell index
     action_bound: float = 1.0      # continuous actions lie in [-action_bound, action_bound]
+    info_dim: int = 0              # length of the step's info vector (``env_info_keys``)
 
 
 def check_env_id(env_id: str) -> None:
     if env_id not in _ENVS:
         raise UserError(f"unknown env '{env_id}'; choose one of {', '.join(SUPPORTED_ENVS)}")
+
+
+def env_info_keys(env_id: str) -> tuple[str, ...]:
+    """The step info's entries that make up the env's info vector, in order."""
+    check_env_id(env_id)
+    return _ENVS[env_id].info_keys
 
 
 def make_real_env(env_id: str) -> gym.Env:
@@ -78,6 +89,6 @@ def real_env_spec(env_id: str) -> RealEnvSpec:
     spec = RealEnvSpec(env_id=env_id, state_dim=int(np.prod(env.observation_space.shape)), action_dim=action_dim,
                        discrete_actions=discrete, max_steps=int(env.spec.max_episode_steps),
                        solved_reward=float(threshold), discrete_states=isinstance(env, OneHotObservation),
-                       action_bound=bound)
+                       action_bound=bound, info_dim=len(facts.info_keys))
     env.close()
     return spec

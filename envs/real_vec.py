@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from envs.real import make_real_env, real_env_spec
+from envs.real import env_info_keys, make_real_env, real_env_spec
 
 # Envs whose native vector env keeps its full state equal to the observation, so a member's own
 # seeded start state can be placed into it.
@@ -32,6 +32,9 @@ class RealVecEnv:
             self.singles = [make_real_env(env_id) for _ in range(total)]
         self.obs = np.zeros((self.population, self.episodes, self.spec.state_dim), dtype=np.float32)
         self.steps_used = np.zeros(self.population, dtype=np.int64)   # real-env steps per member
+        # The last step's info vector per episode (reward networks read it); zeros where none stepped.
+        self.info_keys = env_info_keys(env_id)
+        self.last_info = torch.zeros(self.population, self.episodes, len(self.info_keys))
 
     def reset(self, members: torch.Tensor | None = None) -> torch.Tensor:
         """Restart all episodes of the ``members`` mask (default all) from their own seeds."""
@@ -74,9 +77,13 @@ class RealVecEnv:
             reward = np.zeros(shape)
             terminated = np.zeros(shape, dtype=bool)
             truncated = np.zeros(shape, dtype=bool)
+            info_vector = np.zeros((*shape, len(self.info_keys)), dtype=np.float32)
             for i in np.flatnonzero(keep.reshape(-1)):
                 m, b = divmod(i, self.episodes)
-                obs[m, b], reward[m, b], terminated[m, b], truncated[m, b], _ = self.singles[i].step(flat_actions[i])
+                obs[m, b], reward[m, b], terminated[m, b], truncated[m, b], info = self.singles[i].step(flat_actions[i])
+                if self.info_keys:
+                    info_vector[m, b] = [info[key] for key in self.info_keys]
+            self.last_info = torch.from_numpy(info_vector)
         reward, terminated, truncated = reward * keep, terminated & keep, truncated & keep
         self.steps_used += keep.sum(axis=1)
         self.obs = obs.astype(np.float32)
