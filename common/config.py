@@ -13,6 +13,7 @@ import yaml
 
 from agents import AGENTS
 from common.errors import UserError
+from nes.objectives import OBJECTIVES
 from common.schema import ACTIVATIONS, option, section
 from models.reward_env_nets import REWARD_TYPES, check_reward_type, reward_type_name
 
@@ -41,7 +42,11 @@ class NESConfig:
     time_max: float = option(600.0, "seconds a member may take in the first iteration", low=0.0, low_open=True)
     time_mult: float = option(3.0, "later budget: time_mult x mean member seconds of the last iteration",
                               low=0.0, low_open=True)
-    quit_when_solved: bool = option(True, "stop as soon as the mean score_orig reaches the threshold")
+    quit_when_solved: bool = option(True, "stop once agents trained with psi reach the threshold on average")
+    objective: str = option("test_reward", "member score: test_reward, steps_to_threshold or auc "
+                            "(see nes/objectives.py; auc needs learn: reward_env)", choices=OBJECTIVES)
+    unsolved_weight: float = option(100.0, "steps_to_threshold: penalty per unit of test return below the threshold",
+                                    low=0.0)
 
 
 @dataclass
@@ -84,7 +89,9 @@ class EvaluatorConfig:
 
 @dataclass
 class Config:
-    env: str = option("CartPole-v0", "real gymnasium env the SE imitates")
+    env: str = option("CartPole-v0", "real gymnasium env the SE imitates or the RN rewards")
+    learn: str = option("synthetic_env", "what NES evolves: synthetic_env (SE) or reward_env (RN)",
+                        choices=("synthetic_env", "reward_env"))
     seed: int = option(0, "run seed: every random number derives from it", low=0)
     agent: str = option("ddqn", "inner-loop agent")
     nes: NESConfig = section(NESConfig, "NES middle loop")
@@ -244,8 +251,11 @@ def validate_semantics(config: Config) -> None:
     if config.agent not in AGENTS:
         raise UserError(f"unknown agent '{config.agent}'; choose one of {', '.join(sorted(AGENTS))}")
     spec = real_env_spec(config.env)
+    if config.nes.objective == "auc" and config.learn != "reward_env":
+        raise UserError("nes.objective 'auc' needs learn: reward_env (SE training returns are not real returns)")
     AGENTS[config.agent].check_spec(spec)
-    check_reward_type(config.reward_env.type, spec)
+    if config.learn == "reward_env":
+        check_reward_type(config.reward_env.type, spec)
     agent = config.agent_config()
     if getattr(agent, "eps_min", 0.0) > getattr(agent, "eps_init", 1.0):
         raise UserError(f"agents.{config.agent}.eps_min ({agent.eps_min}) exceeds eps_init ({agent.eps_init})")

@@ -10,13 +10,21 @@ from common.errors import UserError
 from common.files import atomic_torch_save, load_torch_file
 from envs.real import real_env_spec
 from models.mlp import PopulationMLP, build_mlp
+from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import NET_NAMES, SyntheticEnvNets
 
 SE_KIND = "synthetic_env"
+RN_KIND = "reward_env"
 
 
 def save_synthetic_env(path: Path, nets: SyntheticEnvNets, member: int, config: Config, extra: dict) -> dict:
     payload = {"kind": SE_KIND, "model": nets.member_state_dict(member), "config": to_dict(config), **extra}
+    atomic_torch_save(payload, path)
+    return payload
+
+
+def save_reward_env(path: Path, nets: RewardEnvNets, member: int, config: Config, extra: dict) -> dict:
+    payload = {"kind": RN_KIND, "model": nets.member_state_dict(member), "config": to_dict(config), **extra}
     atomic_torch_save(payload, path)
     return payload
 
@@ -30,16 +38,34 @@ def read_model_file(path: Path) -> dict:
     return payload
 
 
-def load_synthetic_env(path: Path) -> tuple[SyntheticEnvNets, Config]:
-    """Rebuild the SE (a population of one) and its config from a model file."""
+def _read_kind(path: Path, kind: str, what: str) -> tuple[dict, Config]:
     payload = read_model_file(path)
-    if payload.get("kind", SE_KIND) != SE_KIND:
-        raise UserError(f"model file {path} holds a {payload.get('kind')!r}, not a synthetic environment")
+    if payload.get("kind", SE_KIND) != kind:
+        raise UserError(f"model file {path} holds a {payload.get('kind')!r}, not a {what}")
     try:
         config = build(Config, payload["config"])
         validate_semantics(config)
     except UserError as error:
         raise UserError(f"model file {path} has a bad config: {error}") from None
+    return payload, config
+
+
+def load_reward_env(path: Path) -> tuple[RewardEnvNets, Config]:
+    """Rebuild the reward network (a population of one) and its config from a model file."""
+    payload, config = _read_kind(path, RN_KIND, "reward network")
+    rn = config.reward_env
+    try:
+        nets = RewardEnvNets.from_state_dict(payload["model"], real_env_spec(config.env), rn.hidden_size,
+                                             rn.hidden_layer, rn.activation, rn.type)
+    except (RuntimeError, KeyError) as error:
+        first_line = str(error).splitlines()[0]
+        raise UserError(f"model file {path} does not match its config ({first_line})") from None
+    return nets, config
+
+
+def load_synthetic_env(path: Path) -> tuple[SyntheticEnvNets, Config]:
+    """Rebuild the SE (a population of one) and its config from a model file."""
+    payload, config = _read_kind(path, SE_KIND, "synthetic environment")
     spec = real_env_spec(config.env)
     se = config.synthetic_env
     modules = {}

@@ -1,12 +1,13 @@
-"""The NES master: evolves the flat SE parameter vector psi, one population per iteration.
+"""The NES master: evolves the flat parameter vector psi of an SE or RN, one population per iteration.
 
 One iteration, population P (MISSION.md):
   eps_i ~ N(0, noise_std^2 I), fixed by (run seed, iteration, i);
   the evaluator scores each member (score_orig on psi, the better of psi +- eps_i);
   weights w = score_transform(scores); psi <- psi * (1 - weight_decay) + alpha * sum_i w_i eps_i
   (alpha / P with ``nes_step_size``), where eps_i is flipped if psi - eps_i won.
-psi is saved as the best SE when the mean score_orig reaches the env's threshold and beats every
-earlier iteration. The master never knows which backend evaluates the members.
+psi is saved as the best model when the agents trained with it reach the env's threshold on average
+(mean test return of the score_orig agents) and its mean score_orig beats every earlier such
+iteration. The master never knows which backend evaluates the members.
 """
 import logging
 import math
@@ -20,10 +21,9 @@ import torch
 from common.config import Config, to_dict
 from common.files import atomic_torch_save
 from common.rng import derive_seed
-from envs.model_files import save_synthetic_env
 from envs.real import real_env_spec
-from models.synthetic_env_nets import SyntheticEnvNets
 from nes.evaluators.base import Evaluator
+from nes.learned_envs import initial_nets, save_learned_env
 from nes.score_transforms import score_transform
 from nes.tasks import MemberResult, MemberTask
 
@@ -56,9 +56,7 @@ class NESMaster:
     def __init__(self, config: Config, evaluator: Evaluator, run_dir: Path, run_id: str, state: NESState | None = None):
         self.config, self.evaluator, self.run_dir, self.run_id = config, evaluator, Path(run_dir), run_id
         self.spec = real_env_spec(config.env)
-        se = config.synthetic_env
-        self.template = SyntheticEnvNets.initialise([derive_seed(config.seed, 0xE17)], self.spec,
-                                                    se.hidden_size, se.hidden_layer, se.activation)
+        self.template = initial_nets(config, self.spec, derive_seed(config.seed, 0xE17))
         self.state = state or NESState(psi=self.template.to_flat()[0].clone())
         self.hooks = []
 
@@ -110,17 +108,19 @@ class NESMaster:
         state.psi = evaluated_psi * (1 - nes.weight_decay) + alpha * (torch.from_numpy(weights).float() @ eps)
 
         mean_orig = float(scores_orig.mean())
-        improved = mean_orig >= self.spec.solved_reward and mean_orig > state.best_mean_score
+        mean_test_orig = float(worst_to_floor(np.array([r.test_return_orig for r in results])).mean())
+        improved = mean_test_orig >= self.spec.solved_reward and mean_orig > state.best_mean_score
         if improved:
             state.best_mean_score = mean_orig
             state.solved = True
-            best = self.template.with_flat(evaluated_psi[None])
-            save_synthetic_env(self.best_path, best, 0, self.config,
-                               {"iteration": state.iteration, "mean_score_orig": mean_orig})
+            save_learned_env(self.best_path, self.config, self.template.with_flat(evaluated_psi[None]),
+                             {"iteration": state.iteration, "mean_score_orig": mean_orig,
+                              "mean_test_return_orig": mean_test_orig})
         failed = [r.member for r in results if r.failed]
         if failed:
             log.warning("iteration %d: members %s hit NaN/inf and were scored worst", state.iteration, failed)
         row = {"iteration": state.iteration, "wall_seconds": round(wall, 3), "mean_score_orig": mean_orig,
+               "mean_test_return_orig": mean_test_orig,
                "max_score": float(scores.max()), "mean_score": float(scores.mean()),
                "mean_member_seconds": round(float(np.mean([r.seconds for r in results])), 3),
                "real_env_steps": int(sum(r.real_env_steps for r in results)),

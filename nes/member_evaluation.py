@@ -16,11 +16,10 @@ from agents import make_agent
 from agents.training import train_population
 from common.config import Config
 from common.rng import derive_seed
-from envs.initial_states import InitialStateSampler
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
-from envs.synthetic_vec import SyntheticVecEnv
-from models.synthetic_env_nets import SyntheticEnvNets
+from nes.learned_envs import TrainingEnv
+from nes.objectives import objective_scores
 from nes.tasks import MemberResult, MemberTask
 
 ORIG, PLUS, MINUS = 0, 1, 2
@@ -44,55 +43,64 @@ def agent_jobs(tasks: list[MemberTask], config: Config) -> list[AgentJob]:
     return jobs
 
 
-def se_parameters(task: MemberTask, role: int) -> torch.Tensor:
+def member_parameters(task: MemberTask, role: int) -> torch.Tensor:
     return {ORIG: task.psi, PLUS: task.psi + task.eps, MINUS: task.psi - task.eps}[role]
 
 
-def train_agents_on_synthetic_envs(config: Config, psis: torch.Tensor, seeds: list[int], deadline: float):
-    """Train one agent per row of ``psis`` (P, D) on that SE and test it on the real env."""
+@dataclass
+class AgentOutcomes:
+    """Per-agent results of one population training (lists of length P)."""
+
+    scores: list[float]          # the NES objective
+    test_returns: list[float]    # mean real-env test return after training
+    timed_out: list[bool]
+    real_env_steps: list[int]    # real-env steps: tests, plus training on a reward network
+    synthetic_steps: list[int]   # steps trained on an SE
+
+
+def train_agents_in_learned_envs(config: Config, psis: torch.Tensor, seeds: list[int], deadline: float) -> AgentOutcomes:
+    """Train one agent per row of ``psis`` (P, D) in that SE or with that RN; test it on the real env."""
     spec = real_env_spec(config.env)
-    se = config.synthetic_env
-    template = SyntheticEnvNets.initialise([0], spec, se.hidden_size, se.hidden_layer, se.activation)
-    nets = template.with_flat(psis)
     agent_config = config.agent_config()
     agent = make_agent(config.agent, agent_config, spec, [derive_seed(s, 0) for s in seeds])
-    sampler = InitialStateSampler(config.env, [derive_seed(s, 1) for s in seeds])
-    train_env = SyntheticVecEnv(nets, spec, sampler, episodes_per_member=1, autoreset=False)
+    training = TrainingEnv(config, spec, psis, seeds)
     test_env = RealVecEnv(config.env, [derive_seed(s, 2) for s in seeds], agent_config.test_episodes)
     try:
-        return train_population(agent, train_env, test_env, agent_config, config.protocol,
-                                on_synthetic=True, deadline=deadline)
+        result = train_population(agent, training.env, test_env, agent_config, config.protocol,
+                                  on_synthetic=training.synthetic, deadline=deadline)
+        scores = objective_scores(config.nes.objective, result, training.env, spec.solved_reward,
+                                  config.nes.unsolved_weight)
+        no_steps = torch.zeros_like(result.train_steps)
+        real_steps = result.real_test_steps + (no_steps if training.synthetic else result.train_steps)
+        synthetic_steps = result.train_steps if training.synthetic else no_steps
+        return AgentOutcomes(scores=scores.tolist(), test_returns=result.test_return.tolist(),
+                             timed_out=result.timed_out.tolist(), real_env_steps=real_steps.tolist(),
+                             synthetic_steps=synthetic_steps.tolist())
     finally:
-        sampler.close()
+        training.close()
         test_env.close()
 
 
 def evaluate_members(tasks: list[MemberTask], config: Config, time_budget: float, batched: bool = True) -> list[MemberResult]:
     """Score ``tasks``; with ``batched`` all their agents train as one population."""
     jobs = agent_jobs(tasks, config)
-    psis = torch.stack([se_parameters(tasks[j.task_index], j.role) for j in jobs])
+    psis = torch.stack([member_parameters(tasks[j.task_index], j.role) for j in jobs])
     seeds = [derive_seed(tasks[j.task_index].seed, j.role, j.repeat) for j in jobs]
     start = time.monotonic()
     if batched:
-        outcome = train_agents_on_synthetic_envs(config, psis, seeds, start + time_budget)
-        returns, timed_out = outcome.test_return.tolist(), outcome.timed_out.tolist()
-        se_steps = outcome.train_steps.tolist()
-        real_steps = outcome.real_test_steps.tolist()
+        outcomes = train_agents_in_learned_envs(config, psis, seeds, start + time_budget)
         seconds = {i: time.monotonic() - start for i in range(len(tasks))}
     else:
-        returns, timed_out, real_steps, se_steps, seconds = [], [], [], [], {}
-        member_start = start
+        outcomes = AgentOutcomes([], [], [], [], [])
+        seconds, member_start = {}, start
         for k, job in enumerate(jobs):
             if k == 0 or jobs[k - 1].task_index != job.task_index:
                 member_start = time.monotonic()
-            one = train_agents_on_synthetic_envs(config, psis[k:k + 1], seeds[k:k + 1], member_start + time_budget)
-            returns.append(float(one.test_return[0]))
-            timed_out.append(bool(one.timed_out[0]))
-            real_steps.append(int(one.real_test_steps[0]))
-            se_steps.append(int(one.train_steps[0]))
+            one = train_agents_in_learned_envs(config, psis[k:k + 1], seeds[k:k + 1], member_start + time_budget)
+            for name in ("scores", "test_returns", "timed_out", "real_env_steps", "synthetic_steps"):
+                getattr(outcomes, name).append(getattr(one, name)[0])
             seconds[job.task_index] = time.monotonic() - member_start
-    return [_member_result(task, i, jobs, returns, timed_out, real_steps, se_steps, seconds[i], config)
-            for i, task in enumerate(tasks)]
+    return [_member_result(task, i, jobs, outcomes, seconds[i], config) for i, task in enumerate(tasks)]
 
 
 def _combine(scores: list[float], grad_eval_type: str) -> float:
@@ -101,17 +109,19 @@ def _combine(scores: list[float], grad_eval_type: str) -> float:
     return statistics.mean(scores) if grad_eval_type == "mean" else min(scores)
 
 
-def _member_result(task, index, jobs, returns, timed_out, real_steps, se_steps, seconds, config) -> MemberResult:
+def _member_result(task, index, jobs, outcomes: AgentOutcomes, seconds, config) -> MemberResult:
     mine = [k for k, j in enumerate(jobs) if j.task_index == index]
-    by_role = {role: [returns[k] for k in mine if jobs[k].role == role] for role in (ORIG, PLUS, MINUS)}
+    by_role = {role: [outcomes.scores[k] for k in mine if jobs[k].role == role] for role in (ORIG, PLUS, MINUS)}
     score_plus = _combine(by_role[PLUS], config.nes.grad_eval_type)
     score_minus = _combine(by_role[MINUS], config.nes.grad_eval_type) if by_role[MINUS] else -math.inf
     flipped = config.nes.mirrored_sampling and score_minus > score_plus
-    score_orig = by_role[ORIG][0]
+    orig = next(k for k in mine if jobs[k].role == ORIG)
+    score_orig, test_return_orig = outcomes.scores[orig], outcomes.test_returns[orig]
     return MemberResult(run_id=task.run_id, iteration=task.iteration, member=task.member,
                         score=score_minus if flipped else score_plus,
                         score_orig=score_orig if math.isfinite(score_orig) else -math.inf,
-                        flipped=bool(flipped), seconds=seconds, timed_out=any(timed_out[k] for k in mine),
-                        failed=not all(math.isfinite(returns[k]) for k in mine),
-                        real_env_steps=int(sum(real_steps[k] for k in mine)),
-                        synthetic_steps=int(sum(se_steps[k] for k in mine)))
+                        test_return_orig=test_return_orig if math.isfinite(test_return_orig) else -math.inf,
+                        flipped=bool(flipped), seconds=seconds, timed_out=any(outcomes.timed_out[k] for k in mine),
+                        failed=not all(math.isfinite(outcomes.scores[k]) for k in mine),
+                        real_env_steps=int(sum(outcomes.real_env_steps[k] for k in mine)),
+                        synthetic_steps=int(sum(outcomes.synthetic_steps[k] for k in mine)))

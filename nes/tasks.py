@@ -6,13 +6,13 @@ import torch
 
 @dataclass
 class MemberTask:
-    """Score one population member: train agents on psi, psi + eps and (mirrored) psi - eps."""
+    """Score one population member: train agents with psi, psi + eps and (mirrored) psi - eps."""
 
     run_id: str
     iteration: int
     member: int
     seed: int                 # fixed by (run seed, iteration, member): any backend gives the same result
-    psi: torch.Tensor         # (D,) the current SE parameters
+    psi: torch.Tensor         # (D,) the current SE or RN parameters
     eps: torch.Tensor         # (D,) this member's perturbation
 
 
@@ -23,9 +23,10 @@ class MemberResult:
     member: int
     score: float              # the better direction's score (-inf if its SE turned NaN)
     score_orig: float         # score of the agent trained on psi itself
+    test_return_orig: float   # that agent's mean real-env test return (decides "solved")
     flipped: bool             # psi - eps won, so the master uses -eps
     seconds: float            # wall seconds spent on this member
     timed_out: bool
     failed: bool
-    real_env_steps: int       # real-env steps spent testing
+    real_env_steps: int       # real-env steps: tests, plus training with a reward network
     synthetic_steps: int      # SE steps its agents trained for

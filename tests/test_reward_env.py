@@ -85,7 +85,7 @@ def test_an_info_type_on_an_env_without_info_is_a_user_error_naming_both(reward_
     with pytest.raises(UserError, match=r"reward type '\w+' \(\d+\) needs the env's info vector.*CartPole-v0"):
         RewardEnvNets.initialise([0], real_env_spec("CartPole-v0"), 8, 1, "relu", reward_type)
     with pytest.raises(UserError, match="CliffWalking-v1 has none"):
-        load_config(None, ["env=CliffWalking-v1", "agent=ql", f"reward_env.type={reward_type}"])
+        load_config(None, ["env=CliffWalking-v1", "agent=ql", "learn=reward_env", f"reward_env.type={reward_type}"])
 
 
 def test_flat_vectors_and_member_state_dicts_round_trip():

@@ -1,0 +1,53 @@
+"""What NES evolves (``learn``): a synthetic env (SE) or a reward network (RN) on the real env.
+
+Both are populations of networks with one flat parameter vector psi per member; this module is the
+one place that knows how to build each from psi, how agents train in it, and how it is saved.
+"""
+from common.config import Config
+from common.rng import derive_seed
+from envs.initial_states import InitialStateSampler
+from envs.model_files import save_reward_env, save_synthetic_env
+from envs.real import RealEnvSpec
+from envs.real_vec import RealVecEnv
+from envs.reward_env import RewardVecEnv
+from envs.synthetic_vec import SyntheticVecEnv
+from models.reward_env_nets import RewardEnvNets
+from models.synthetic_env_nets import SyntheticEnvNets
+
+LEARNED = ("synthetic_env", "reward_env")
+
+
+def initial_nets(config: Config, spec: RealEnvSpec, seed: int):
+    """A population of one, initialised from ``seed``: psi's starting point and shape."""
+    if config.learn == "synthetic_env":
+        se = config.synthetic_env
+        return SyntheticEnvNets.initialise([seed], spec, se.hidden_size, se.hidden_layer, se.activation)
+    rn = config.reward_env
+    return RewardEnvNets.initialise([seed], spec, rn.hidden_size, rn.hidden_layer, rn.activation, rn.type)
+
+
+class TrainingEnv:
+    """The env agents train in for the rows of ``psis``, and whether it is synthetic."""
+
+    def __init__(self, config: Config, spec: RealEnvSpec, psis, seeds: list[int]):
+        nets = initial_nets(config, spec, 0).with_flat(psis)
+        self.synthetic = config.learn == "synthetic_env"
+        if self.synthetic:
+            self.sampler = InitialStateSampler(config.env, [derive_seed(s, 1) for s in seeds])
+            self.env = SyntheticVecEnv(nets, spec, self.sampler, episodes_per_member=1, autoreset=False)
+        else:
+            real = RealVecEnv(config.env, [derive_seed(s, 1) for s in seeds])
+            # Potential-based shaping discounts with the agent's own gamma.
+            self.env = RewardVecEnv(real, nets, config.agent_config().gamma)
+
+    def close(self) -> None:
+        if self.synthetic:
+            self.sampler.close()
+        else:
+            self.env.close()
+
+
+def save_learned_env(path, config: Config, nets, extra: dict) -> None:
+    """Save member 0 of ``nets`` as a model file of its kind (weights plus the full config)."""
+    save = save_synthetic_env if config.learn == "synthetic_env" else save_reward_env
+    save(path, nets, 0, config, extra)
