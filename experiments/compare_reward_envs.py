@@ -62,6 +62,8 @@ def parse_args(argv):
     parser.add_argument("--vary-hp", action="store_true", help="each run samples its own lr, batch size, width, depth")
     parser.add_argument("--steps", type=int, help="real-env training steps per run (default: the model's "
                         "protocol.max_train_steps, 0 meaning the episode cap)")
+    parser.add_argument("--no-icm", action="store_true",
+                        help="leave out the ICM variant (its curiosity networks cost several times a plain run)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the runs (default 0)")
     parser.add_argument("--out", type=Path,
                         help="output directory (default: results/<env>__compare_reward_envs__<seed>__<time>)")
@@ -204,7 +206,9 @@ def main(argv=None) -> Path:
         raise UserError(f"unknown agent '{agent}'; choose one of {', '.join(sorted(AGENTS))}")
     variants = [(m.label, variant_config(m.config, agent, args, icm=False), m.nets) for m in models]
     variants.append((PLAIN, variant_config(models[0].config, agent, args, icm=False), None))
-    if issubclass(AGENTS[agent].Config, ICMOptions):
+    if args.no_icm:
+        log.info("no ICM variant: --no-icm")
+    elif issubclass(AGENTS[agent].Config, ICMOptions):
         variants.append((ICM, variant_config(models[0].config, agent, args, icm=True), None))
     else:
         log.info("no ICM variant: agent '%s' has no curiosity option (ddqn, dueling_ddqn, td3 and ppo have)", agent)

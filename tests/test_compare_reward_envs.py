@@ -250,3 +250,12 @@ def test_labels_are_types_then_folders_then_numbers():
     compare_reward_envs.label_models(models)
     assert [m.label for m in models] == ["potential_additive (a) #1", "potential_additive (b)",
                                          "potential_additive (a) #2", "nonpotential_exclusive"]
+
+
+def test_no_icm_leaves_the_curiosity_variant_out(tmp_path):
+    model = save_rn(tmp_path / "rn.pt")
+    out = tmp_path / "out"
+    completed = run_entry_point("experiments.compare_reward_envs", "--env", "CartPole-v0", "--models", model,
+                                "--runs", 2, "--steps", 60, "--no-icm", "--out", out)
+    assert completed.returncode == 0, completed.stderr
+    assert {row["variant"] for row in read_csv(out / "curves.csv")} == {"potential_additive", "plain"}
