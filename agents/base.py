@@ -15,6 +15,7 @@ import torch
 from common.errors import UserError
 from common.schema import option
 from envs.real import RealEnvSpec
+from models.mlp import PopulationMLP
 
 
 @dataclass
@@ -68,3 +69,14 @@ def require_action_space(agent_name: str, spec: RealEnvSpec, *, discrete: bool) 
     if spec.discrete_actions != discrete:
         wanted, found = ("discrete", "continuous") if discrete else ("continuous", "discrete")
         raise UserError(f"agent '{agent_name}' needs {wanted} actions, but {spec.env_id} has {found} actions")
+
+
+@torch.no_grad()
+def soft_update(target: PopulationMLP, online: PopulationMLP, tau: float, active: torch.Tensor) -> None:
+    """target <- target + tau * (online - target) for the ``active`` rows."""
+    for t, o in zip(target.parameters(), online.parameters()):
+        if active.all():
+            t.lerp_(o, tau)
+        else:
+            mask = active.view((-1,) + (1,) * (t.dim() - 1))
+            t.copy_(torch.where(mask, torch.lerp(t, o, tau), t))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from agents.base import AgentConfig, require_action_space
+from agents.base import AgentConfig, require_action_space, soft_update
 from agents.icm import ICMOptions, PopulationICM
 from agents.replay import PopulationReplay
 from common.rng import MemberStreams
@@ -104,7 +104,7 @@ class DDQN:
         if not everyone:
             grads = [torch.zeros_like(p).index_copy_(0, members, g) for p, g in zip(self.q.parameters(), grads)]
         self.optimizer.step(grads, active & finite)
-        self._soft_update(active & finite)
+        soft_update(self.q_target, self.q, self.tau, active & finite)
         nonfinite = active & ~finite
         if self.icm is not None:
             nonfinite |= icm_nonfinite
@@ -132,16 +132,6 @@ class DDQN:
             states, actions, next_states = whole(states), whole(actions), whole(next_states)
         nonfinite = self.icm.learn(states, actions, next_states, active)
         return rewards + self.icm.intrinsic_reward(states, actions, next_states)[members], nonfinite
-
-    @torch.no_grad()
-    def _soft_update(self, active: torch.Tensor) -> None:
-        if active.all():
-            for target, online in zip(self.q_target.parameters(), self.q.parameters()):
-                target.lerp_(online, self.tau)
-            return
-        for target, online in zip(self.q_target.parameters(), self.q.parameters()):
-            mask = active.view((-1,) + (1,) * (target.dim() - 1))
-            target.copy_(torch.where(mask, torch.lerp(target, online, self.tau), target))
 
     def member_state_dict(self, member: int) -> dict[str, torch.Tensor]:
         return {f"q.{k}": v for k, v in self.q.member_module(member).state_dict().items()}

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from agents.base import AgentConfig, require_action_space
+from agents.base import AgentConfig, require_action_space, soft_update
 from agents.icm import ICMOptions, PopulationICM
 from agents.replay import PopulationReplay
 from common.rng import MemberStreams, derive_seed
@@ -68,17 +68,6 @@ def rows(net: PopulationMLP, index: torch.Tensor) -> PopulationMLP:
     """The members ``index`` of ``net`` as a view autograd can differentiate back to ``net``."""
     pick = lambda tensors: [t[index] for t in tensors]  # noqa: E731
     return PopulationMLP(pick(net.weights), pick(net.biases), pick(net.slopes), net.activation)
-
-
-@torch.no_grad()
-def soft_update(target: PopulationMLP, online: PopulationMLP, tau: float, active: torch.Tensor) -> None:
-    """target <- target + tau * (online - target) for the ``active`` rows."""
-    for t, o in zip(target.parameters(), online.parameters()):
-        if active.all():
-            t.lerp_(o, tau)
-        else:
-            mask = active.view((-1,) + (1,) * (t.dim() - 1))
-            t.copy_(torch.where(mask, torch.lerp(t, o, tau), t))
 
 
 class TD3:
