@@ -7,7 +7,6 @@ Each agent trains on its real env for a fixed step budget with no tests until th
 sides do equal work; a member's result must be the same either way (they are checked). Prints
 seconds and the ratio per agent; ``--record`` writes them into BENCHMARKS.md.
 """
-import dataclasses
 import sys
 import time
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from common.config import Config, save_config, with_overrides
+from common.config import save_config, with_overrides
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_write_text, load_torch_file
 from experiments.cli import (REPO_ROOT, add_config_flags, config_from_args, fresh_run_dir, make_parser,
