@@ -1,7 +1,8 @@
 """Compare learned reward networks (RNs) with the plain real reward and with ICM curiosity.
 
     python -m experiments.compare_reward_envs --env CartPole-v0 --models DIR [DIR ...] [--agent ddqn]
-                                              [--runs 10] [--vary-hp] [--steps N] [--seed S] [--out DIR]
+                                              [--runs 10] [--vary-hp] [--steps N] [--threshold R]
+                                              [--seed S] [--out DIR]
 
 ``--models`` takes RN model files or learn_env run directories (a directory means its best.pt or,
 before a run has saved one, the RN of its latest.pt). Each variant trains ``--runs`` fresh agents as
@@ -15,7 +16,7 @@ or their episode cap (no stop when solved).
 Writes (the last printed line is the output directory): curves.csv (variant, step, mean,
 ci_low, ci_high, runs), curves.png and curves.pdf (mean test return against real-env training
 steps with a 95% t-interval), points.csv (every test of every run), table.txt and table.json
-(steps to the env's threshold, share reaching it, final test return, the step ratio plain /
+(steps to the threshold, the env's unless ``--threshold`` names one, share reaching it, final test return, the step ratio plain /
 variant).
 """
 import csv
@@ -64,6 +65,8 @@ def parse_args(argv):
                         "protocol.max_train_steps, 0 meaning the episode cap)")
     parser.add_argument("--no-icm", action="store_true",
                         help="leave out the ICM variant (its curiosity networks cost several times a plain run)")
+    parser.add_argument("--threshold", type=float,
+                        help="test return the table counts steps to (default: the env's solved threshold)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the runs (default 0)")
     parser.add_argument("--out", type=Path,
                         help="output directory (default: results/<env>__compare_reward_envs__<seed>__<time>)")
@@ -215,7 +218,7 @@ def main(argv=None) -> Path:
     torch.set_num_threads(models[0].config.evaluator.threads)
     out_dir = fresh_run_dir(args.out, run_name(args.env, "compare_reward_envs", args.seed))
 
-    threshold = real_env_spec(args.env).solved_reward
+    threshold = real_env_spec(args.env).solved_reward if args.threshold is None else args.threshold
     seeds = [derive_seed(args.seed, run, _SEED_TAG) for run in range(args.runs)]
     outcomes = {}
     for label, config, nets in variants:

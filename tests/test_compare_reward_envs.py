@@ -252,10 +252,18 @@ def test_labels_are_types_then_folders_then_numbers():
                                          "potential_additive (a) #2", "nonpotential_exclusive"]
 
 
-def test_no_icm_leaves_the_curiosity_variant_out(tmp_path):
+def test_no_icm_leaves_the_curiosity_variant_out_and_threshold_sets_the_table(tmp_path):
     model = save_rn(tmp_path / "rn.pt")
     out = tmp_path / "out"
     completed = run_entry_point("experiments.compare_reward_envs", "--env", "CartPole-v0", "--models", model,
-                                "--runs", 2, "--steps", 60, "--no-icm", "--out", out)
+                                "--runs", 2, "--steps", 60, "--no-icm", "--threshold", 12, "--out", out)
     assert completed.returncode == 0, completed.stderr
     assert {row["variant"] for row in read_csv(out / "curves.csv")} == {"potential_additive", "plain"}
+    report = json.loads((out / "table.json").read_text())
+    assert report["threshold"] == 12.0 and "median steps to 12" in completed.stdout
+    runs = defaultdict(list)
+    for row in read_csv(out / "points.csv"):
+        runs[row["variant"], int(row["run"])].append((int(row["step"]), float(row["test_return"])))
+    for (variant, run), points in runs.items():
+        first = next((step for step, value in points if value >= 12), None)
+        assert report["variants"][variant]["steps_to_threshold"][run] == first
