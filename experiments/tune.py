@@ -98,8 +98,8 @@ def resumed_space(args) -> tuple[SearchSpace, list[str]]:
 def main(argv=None) -> Path | None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging()
-    logging.getLogger("tuning.hpbandster").setLevel(logging.WARNING)
-    logging.getLogger("tuning.hpbandster_worker").setLevel(logging.WARNING)
+    for name in ("hpbandster", "tuning.hpbandster", "tuning.hpbandster_worker"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     if args.analyze is not None:
         print(format_summary(analyze(args.analyze)))
         return args.analyze

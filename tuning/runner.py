@@ -217,7 +217,9 @@ def run_session(space: SearchSpace, run_dir: Path, settings: TuneSettings) -> Re
             NESWorker(space, run_dir, run_id, settings.overrides, nameserver=host, nameserver_port=port,
                       host=host).run(background=True)
         needed = settings.workers if settings.workers >= 1 else settings.external_workers
-        return master.run(n_iterations=settings.iterations, min_n_workers=needed)
+        result = master.run(n_iterations=settings.iterations, min_n_workers=needed)
+        log.info("BOHB finished %d runs; shutting down the workers", len(result.get_all_runs()))
+        return result
     except KeyboardInterrupt:
         raise SessionStopped(f"tune session stopped before it finished (interrupted, or every worker died); "
                              f"continue it with --resume {run_dir}") from None
@@ -228,3 +230,4 @@ def run_session(space: SearchSpace, run_dir: Path, settings: TuneSettings) -> Re
         if workers is not None:
             workers.stop()
         nameserver.shutdown()
+        log.info("session %s closed", run_id)
