@@ -26,6 +26,7 @@ import ConfigSpace as CS
 
 from common.config import Config, load_config, read_yaml
 from common.errors import UserError
+from tuning.compat import plain
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOSS_KINDS = ("nes_iterations", "nes_score", "test_return", "steps_to_solve")
@@ -187,6 +188,7 @@ class SearchSpace:
         """Config key -> value for a BOHB sample, transforms applied."""
         out = {}
         for key, value in sample.items():
+            value = plain(value)
             transform = self.hyperparameters[key].get("transform")
             out[key] = TRANSFORMS[transform](value) if transform else value
         return out
