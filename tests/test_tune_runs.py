@@ -56,6 +56,8 @@ def test_parallel_run_writes_hpbandster_results(tune_run):
         assert result["loss"] == expected
         assert (out / "evaluations" / "s0" / f"{'_'.join(map(str, config_id))}_b{budget:g}" / "repeat_0" /
                 "metrics.csv").is_file()
+    # The first two configs went to the two worker processes at once (neither is the master).
+    assert len({r[3]["info"]["worker"] for r in results}) == 2
     assert "BOHB: 100%" in completed.stderr and f"{RUNS_IN_TWO_ITERATIONS}/{RUNS_IN_TWO_ITERATIONS}" in completed.stderr
     saved = yaml.safe_load((out / "space.yaml").read_text())
     assert saved["budget"] == {"maps_to": "nes.max_iterations", "min": 1.0, "max": 2.0, "eta": 2.0}
@@ -72,9 +74,11 @@ def test_analyze_round_trips_into_learn_env(tune_run, tmp_path):
     assert summary["losses_per_budget"]["2"] == best[3]["loss"]
     assert (out / "losses.png").stat().st_size > 5000
     best_config = yaml.safe_load((out / "best_config.yaml").read_text())
-    sampled = json.loads((out / "configs.json").read_text().splitlines()[0])[1]
-    assert set(sampled) <= {f"{s}.{k}" for s, sec in best_config.items() if isinstance(sec, dict) for k in sec} | {
-        f"agents.ddqn.{k}" for k in best_config["agents"]["ddqn"]}
+    for key, value in summary["values"].items():  # the incumbent's values (gamma as 1 - x) are in the file
+        node = best_config
+        for part in key.split("."):
+            node = node[part]
+        assert node == pytest.approx(value), key
     assert best_config["nes"]["max_iterations"] == 2 and best_config["nes"]["population"] == 2
     run = run_entry_point("experiments.learn_env", "--config", out / "best_config.yaml", "--out", tmp_path / "le",
                           timeout=200)

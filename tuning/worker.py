@@ -49,8 +49,10 @@ class NESWorker(Worker):
         name = evaluation_name(config_id, budget)
         self._write_status(name)
         try:
-            return losses.evaluate(self.space, config, budget, self.run_dir / "evaluations" / self.run_id / name,
-                                   self.overrides)
+            result = losses.evaluate(self.space, config, budget, self.run_dir / "evaluations" / self.run_id / name,
+                                     self.overrides)
+            result["info"]["worker"] = f"{socket.gethostname()}:{os.getpid()}"
+            return result
         finally:
             self._write_status(None)
 
