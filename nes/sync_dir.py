@@ -3,7 +3,7 @@
 Masters and workers share nothing but a directory (a shared filesystem on a cluster); no ports.
 
     D/runs/<run_id>/config            the run's merged config, written by its master
-    D/runs/<run_id>/tasks/<it>-<m>    member m of iteration it, waiting to be run
+    D/runs/<run_id>/tasks/<it>        the members of iteration it still to be run (psi, their eps)
     D/runs/<run_id>/claims/<it>-<m>   a worker's claim on it (holds the worker's name)
     D/runs/<run_id>/results/<it>-<m>  its result
     D/workers/<name>                  a live worker: its pid; its heartbeat renews the mtime
@@ -13,8 +13,8 @@ Masters and workers share nothing but a directory (a shared filesystem on a clus
 Every config, task and result file is one JSON header line, then ``size`` payload bytes. The header
 names the file (format, kind, run_id, iteration, member) and holds the sha256 of that identity and
 the payload, so a reader detects a truncated, corrupt or foreign file instead of trusting it. Task
-payloads are ``torch.save`` dicts (seed, time_budget, psi, eps; loaded weights-only, tensors exact),
-result payloads are the JSON of a ``MemberResult`` (Python's float repr round-trips exactly).
+payloads are ``torch.save`` dicts (time_budget, psi, members, seeds, eps; loaded weights-only,
+tensors exact), result payloads are the JSON of a ``MemberResult`` (Python's float repr round-trips exactly).
 
 Files are written to a temp name and renamed into place after fsync, so a reader sees all or nothing.
 A claim is created with O_CREAT|O_EXCL: of two workers racing for a task exactly one gets it. Its
@@ -134,19 +134,23 @@ def read_config(paths: RunPaths, run_id: str) -> dict:
     return json.loads(read_file(paths.config, "config", run_id)[1])
 
 
-def write_task(paths: RunPaths, task: MemberTask, time_budget: float) -> None:
-    payload = tensors_to_bytes({"seed": task.seed, "time_budget": time_budget, "psi": task.psi, "eps": task.eps})
-    write_file(paths.tasks / member_name(task.iteration, task.member), "task", task.run_id, task.iteration,
-               task.member, payload)
+def write_tasks(paths: RunPaths, tasks: list[MemberTask], time_budget: float) -> None:
+    """One iteration's tasks in one file, so workers see the whole set at once (psi is stored once)."""
+    first = tasks[0]
+    if not all(torch.equal(t.psi, first.psi) and t.iteration == first.iteration for t in tasks):
+        raise ValueError("the tasks of one iteration share psi")
+    payload = tensors_to_bytes({"time_budget": time_budget, "psi": first.psi, "members": [t.member for t in tasks],
+                                "seeds": [t.seed for t in tasks], "eps": torch.stack([t.eps for t in tasks])})
+    write_file(paths.tasks / str(first.iteration), "tasks", first.run_id, first.iteration, -1, payload)
 
 
-def read_task(path: Path, run_id: str) -> tuple[MemberTask, float]:
-    """The task in ``path`` and its time budget; raises BadFile."""
-    header, payload = read_file(path, "task", run_id)
+def read_tasks(path: Path, run_id: str) -> tuple[list[MemberTask], float]:
+    """The tasks in ``path`` and their time budget; raises BadFile."""
+    header, payload = read_file(path, "tasks", run_id)
     data = tensors_from_bytes(payload)
-    task = MemberTask(run_id=run_id, iteration=header["iteration"], member=header["member"], seed=data["seed"],
-                      psi=data["psi"], eps=data["eps"])
-    return task, data["time_budget"]
+    tasks = [MemberTask(run_id=run_id, iteration=header["iteration"], member=member, seed=seed, psi=data["psi"],
+                        eps=eps) for member, seed, eps in zip(data["members"], data["seeds"], data["eps"])]
+    return tasks, data["time_budget"]
 
 
 def write_result(paths: RunPaths, result: MemberResult) -> None:

@@ -7,8 +7,8 @@ import time
 import pytest
 import torch
 
-from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, LeaseWatch, RunPaths, read_file, read_result, read_task,
-                          release_claim, try_claim, write_file, write_result, write_task)
+from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, LeaseWatch, RunPaths, read_file, read_result, read_tasks,
+                          release_claim, try_claim, write_file, write_result, write_tasks)
 from nes.tasks import MemberResult, MemberTask
 
 
@@ -27,12 +27,14 @@ def paths(tmp_path):
 
 def test_task_files_round_trip_psi_and_eps_exactly(paths):
     generator = torch.Generator().manual_seed(0)
-    task = MemberTask(run_id="run", iteration=3, member=5, seed=2**40 + 7, psi=torch.randn(1000, generator=generator),
-                      eps=torch.randn(1000, generator=generator) * 1e-7)
-    write_task(paths, task, 12.5)
-    back, budget = read_task(paths.tasks / "3-5", "run")
-    assert budget == 12.5 and (back.run_id, back.iteration, back.member, back.seed) == ("run", 3, 5, 2**40 + 7)
-    assert torch.equal(back.psi, task.psi) and torch.equal(back.eps, task.eps)
+    psi = torch.randn(1000, generator=generator)
+    tasks = [MemberTask(run_id="run", iteration=3, member=m, seed=2**40 + m, psi=psi.clone(),
+                        eps=torch.randn(1000, generator=generator) * 1e-7) for m in (2, 5)]
+    write_tasks(paths, tasks, 12.5)
+    back, budget = read_tasks(paths.tasks / "3", "run")
+    assert budget == 12.5
+    assert [(t.run_id, t.iteration, t.member, t.seed) for t in back] == [("run", 3, 2, 2**40 + 2), ("run", 3, 5, 2**40 + 5)]
+    assert all(torch.equal(b.psi, psi) and torch.equal(b.eps, t.eps) for b, t in zip(back, tasks))
 
 
 def test_result_files_round_trip_exactly(paths):
