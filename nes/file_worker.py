@@ -97,13 +97,13 @@ class Heartbeat(threading.Thread):
             self.wake.clear()
             if self.stopped:
                 return
-            with self.lock:
-                for claim in self.claims:
-                    os.utime(claim.fd)
             try:
+                with self.lock:
+                    for claim in self.claims:
+                        os.utime(claim.fd)
                 self.registration.touch()
             except OSError as error:   # a passing filesystem hiccup must not end the heartbeat
-                log.warning("heartbeat could not renew %s: %s", self.registration, error.strerror)
+                log.warning("heartbeat: %s", error)
 
 
 class FileWorker:
