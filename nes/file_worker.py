@@ -23,7 +23,7 @@ from common.errors import UserError
 from common.files import atomic_write_text
 from nes.member_evaluation import evaluate_members
 from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, RunPaths, read_config, read_tasks,
-                          release_claim, try_claim, visible_names, write_result)
+                          release_claim, try_claim, visible_names, write_results)
 from nes.tasks import MemberTask
 
 log = logging.getLogger(__name__)
@@ -267,13 +267,11 @@ class FileWorker:
         log.info("worker %s: run %s iteration %d members %s", self.name, run_id, tasks[0].iteration,
                  [t.member for t in tasks])
         results = evaluate_members(tasks, config, max(claim.time_budget for claim in claims), batched=True)
-        paths = RunPaths(self.sync_dir, run_id)
-        for result in results:
-            try:
-                write_result(paths, result)
-                self.answered += 1
-            except FileNotFoundError:
-                log.info("run %s ended before member %d's result came; dropped", run_id, result.member)
+        try:
+            write_results(RunPaths(self.sync_dir, run_id), results, self.name)
+            self.answered += len(results)
+        except FileNotFoundError:
+            log.info("run %s ended before these results came; dropped", run_id)
 
 
 def _exit_on_sigterm(signum, frame):

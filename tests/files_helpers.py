@@ -62,11 +62,13 @@ def wait_for(condition, what: str, timeout: float = 120, process: subprocess.Pop
 
 
 def claimed_but_unanswered(sync_dir):
-    """(worker name, claim path) of a claim whose member has no result yet, or None."""
+    """(worker name, claim path) of a live worker's claim that it has not answered yet, or None."""
     for claims in sync_dir.glob("runs/*/claims"):
         for claim in claims.iterdir():
-            if not claim.name.startswith(".") and not (claims.parent / "results" / claim.name).exists():
-                owner = claim.read_text()
-                if owner and (sync_dir / "workers" / owner).exists():
-                    return owner, claim
+            iteration = claim.name.split("-")[0]
+            owner = "" if claim.name.startswith(".") else claim.read_text()
+            answered = any(r.name.startswith(f"{iteration}-") and r.name.endswith(f"-{owner}")
+                           for r in (claims.parent / "results").iterdir())
+            if owner and not answered and (sync_dir / "workers" / owner).exists():
+                return owner, claim
     return None
