@@ -21,10 +21,10 @@ def finish(process: subprocess.Popen, timeout: float = 240) -> tuple[str, str]:
     return out, err
 
 
-def assert_same_run(run, reference) -> None:
+def assert_same_run(run, reference, iterations: int = 4) -> None:
     assert metrics_without_wall_clock(run / "metrics.csv") == metrics_without_wall_clock(reference / "metrics.csv")
     mine, theirs = (torch.load(d / "latest.pt", weights_only=False) for d in (run, reference))
-    assert mine["iteration"] == theirs["iteration"] == 4
+    assert mine["iteration"] == theirs["iteration"] == iterations
     assert torch.equal(mine["psi"], theirs["psi"])
     assert (run / "best.pt").exists() == (reference / "best.pt").exists()
     if (reference / "best.pt").exists():
