@@ -264,8 +264,8 @@ class FileWorker:
     def answer(self, run_id: str, claims: list[Claim]) -> None:
         config = self.configs[run_id][1]
         tasks = [claim.task for claim in claims]
-        log.info("worker %s: run %s iteration %d members %s", self.name, run_id, tasks[0].iteration,
-                 [t.member for t in tasks])
+        log.info("worker %s: run %s iteration %d, %d member(s) from %d", self.name, run_id, tasks[0].iteration,
+                 len(tasks), tasks[0].member)
         results = evaluate_members(tasks, config, max(claim.time_budget for claim in claims), batched=True)
         try:
             write_results(RunPaths(self.sync_dir, run_id), results, self.name)
