@@ -64,17 +64,20 @@ def report(args, batched, files, evaluator) -> str:
     # trains them all as one population, so every member reports that same time).
     beyond = {name: [row["wall_seconds"] - row["mean_member_seconds"] for row in rows[later]]
               for name, rows in (("batched", batched), ("files", files))}
-    own = [o["write_seconds"] + o["collect_lag_seconds"] + o["finish_seconds"] for o in evaluator.overheads[later]]
+    overheads = evaluator.overheads[later]
+    own = [o["write_seconds"] + o["collect_lag_seconds"] + o["finish_seconds"] for o in overheads]
     same = [_scores(row) for row in batched] == [_scores(row) for row in files]
     return "\n".join([
         f"Command: `python -m experiments.benchmark_files --population {args.population} --iterations "
         f"{args.iterations} --train-episodes {args.train_episodes}`  ",
         machine_line(),
-        f"Date: {time.strftime('%Y-%m-%d')}; load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+        f"Date: {time.strftime('%Y-%m-%d')}; load average at the end {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} cores",
         "",
         "| measure | value |",
         "|---|---|",
-        f"| seconds per NES iteration, batched (P={args.population}, iterations 2-{args.iterations}) | {batched_s:.3f} |",
+        f"| seconds per NES iteration, batched (P={args.population}, iterations 2-{args.iterations}) | "
+        f"{batched_s:.3f} |",
         f"| seconds per NES iteration, files with 1 local worker | {files_s:.3f} |",
         f"| difference (noisy: the two runs follow each other on a shared machine) | {files_s - batched_s:+.3f} |",
         f"| **files: seconds per iteration beyond the members' compute, mean (max)** | "
@@ -82,7 +85,7 @@ def report(args, batched, files, evaluator) -> str:
         f"| batched: the same, mean (max) | {statistics.mean(beyond['batched']):.3f} ({max(beyond['batched']):.3f}) |",
         f"| master's own part: task writes + result lag + closing the iteration, mean (max) | "
         f"{statistics.mean(own):.3f} ({max(own):.3f}) |",
-        f"| of which task writes, mean | {statistics.mean(o['write_seconds'] for o in evaluator.overheads[later]):.3f} |",
+        f"| of which task writes, mean | {statistics.mean(o['write_seconds'] for o in overheads):.3f} |",
         f"| first iteration (worker start-up), batched vs files | {batched[0]['wall_seconds']:.2f} vs "
         f"{files[0]['wall_seconds']:.2f} |",
         f"| identical scores from both backends | {'yes' if same else 'NO'} |",

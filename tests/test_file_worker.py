@@ -31,8 +31,8 @@ def comparable(results):
 def sync_dir(tmp_path_factory):
     """A sync dir served by one hand-started worker for the whole module."""
     sync = tmp_path_factory.mktemp("sync")
-    worker = subprocess.Popen([sys.executable, "-m", "experiments.worker", "--sync-dir", str(sync), "--idle-exit", "60"],
-                              cwd=REPO_ROOT, env=entry_point_env(), stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([sys.executable, "-m", "experiments.worker", "--sync-dir", str(sync),
+                               "--idle-exit", "60"], cwd=REPO_ROOT, env=entry_point_env(), stderr=subprocess.DEVNULL)
     yield sync
     subprocess.run([sys.executable, "-m", "experiments.worker", "--sync-dir", str(sync), "--stop"], cwd=REPO_ROOT,
                    env=entry_point_env(), capture_output=True, timeout=60)

@@ -7,8 +7,9 @@ import time
 import pytest
 import torch
 
-from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, LeaseWatch, RunPaths, read_file, results_iteration, results_name, read_results, read_tasks,
-                          release_claim, try_claim, write_file, write_results, write_tasks)
+from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, LeaseWatch, RunPaths, read_file, read_results, read_tasks,
+                          release_claim, results_iteration, results_name, try_claim, write_file, write_results,
+                          write_tasks)
 from nes.tasks import MemberResult, MemberTask
 
 
@@ -33,7 +34,7 @@ def test_task_files_round_trip_psi_and_eps_exactly(paths):
     write_tasks(paths, tasks, 12.5)
     back, budget = read_tasks(paths.tasks / "3", "run")
     assert budget == 12.5
-    assert [(t.run_id, t.iteration, t.member, t.seed) for t in back] == [("run", 3, 2, 2**40 + 2), ("run", 3, 5, 2**40 + 5)]
+    assert [(t.run_id, t.iteration, t.member, t.seed) for t in back] == [("run", 3, m, 2**40 + m) for m in (2, 5)]
     assert all(torch.equal(b.psi, psi) and torch.equal(b.eps, t.eps) for b, t in zip(back, tasks))
 
 

@@ -22,14 +22,15 @@ from common.config import Config, to_dict
 from common.errors import UserError
 from nes.file_worker import check_sync_dir, request_stop
 from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, LeaseWatch, RunPaths, claim_owner, member_name,
-                          parse_member_name, read_config, read_results, results_iteration, visible_names, write_config, write_tasks)
+                          parse_member_name, read_config, read_results, results_iteration, visible_names,
+                          write_config, write_tasks)
 from nes.tasks import MemberResult, MemberTask
 
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAX_LOCAL_WORKER_FAILURES = 10
-STOP_GRACE_SECONDS = 10.0
+STOP_GRACE_SECONDS = 5.0
 # Keys that may differ between two masters of one run id (a resumed run): how it is computed.
 MAY_DIFFER = ("evaluator",)
 
@@ -47,8 +48,9 @@ class LocalWorkers:
         while len(self.processes) < self.count:
             self.started += 1
             name = f"{self.prefix}.w{self.started}"
-            command = [sys.executable, "-m", "experiments.worker", "--sync-dir", str(self.sync_dir.resolve()), "--name", name,
-                       "--idle-exit", str(self.idle_exit), "--threads", str(self.threads), "--exit-with-parent"]
+            command = [sys.executable, "-m", "experiments.worker", "--sync-dir", str(self.sync_dir.resolve()),
+                       "--name", name, "--idle-exit", str(self.idle_exit), "--threads", str(self.threads),
+                       "--exit-with-parent"]
             self.processes[name] = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
 
     def reap(self) -> list[str]:
@@ -65,15 +67,18 @@ class LocalWorkers:
         return ended
 
     def stop(self) -> None:
+        """Stop files first (an idle worker exits at once); a busy one gets SIGTERM, then SIGKILL."""
         for name in self.processes:
             request_stop(self.sync_dir, name)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for name, process in self.processes.items():
-            try:
-                process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            for last_resort in (process.terminate, process.kill):
+                try:
+                    process.wait(timeout=max(0.5, deadline - time.monotonic()))
+                    break
+                except subprocess.TimeoutExpired:
+                    last_resort()
+            process.wait()
             (self.sync_dir / "control" / f"stop-{name}").unlink(missing_ok=True)
         self.processes = {}
 
