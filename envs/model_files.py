@@ -94,3 +94,29 @@ def load_model(path: Path):
     if kind == RN_KIND:
         return (RN_KIND, *load_reward_env(path))
     return (SE_KIND, *load_synthetic_env(path))
+
+
+def find_model_files(paths) -> list[Path]:
+    """Model files named by ``paths``: a file as it is; a directory's best.pt (a learn_env run), or
+    else its *.pt files and its sub-directories' best.pt (a zoo or a folder of runs), sorted."""
+    found = []
+    for given in map(Path, paths):
+        if given.is_file():
+            found.append(given)
+        elif given.is_dir():
+            if (given / "best.pt").is_file():
+                found.append(given / "best.pt")
+                continue
+            inside = sorted(p for p in given.glob("*.pt") if p.is_file()) + sorted(given.glob("*/best.pt"))
+            if not inside:
+                raise UserError(f"model directory {given} holds no models (*.pt files or run directories with best.pt)")
+            found.extend(inside)
+        else:
+            raise UserError(f"model file or directory not found: {given}")
+    return found
+
+
+def model_label(path: Path) -> str:
+    """A short name: the file's stem, or its run directory's name for a best.pt."""
+    path = Path(path)
+    return path.parent.name if path.name == "best.pt" else path.stem
