@@ -8,6 +8,8 @@ Each panel: mean real-env test return against real-env training steps with a 95%
 import types
 from pathlib import Path
 
+import numpy as np
+
 from common.errors import UserError
 from common.rng import derive_seed
 from envs.real import real_env_spec
@@ -55,6 +57,11 @@ def make(args, out_dir: Path) -> str:
                      for i in range(len(curve.steps))]
             summary.append(f"{title} / {label}: final {sum(outcome['final_returns']) / len(seeds):.1f}")
         ax.axhline(threshold, color="grey", linestyle="--", linewidth=1, label=f"threshold {threshold:g}")
+        means = [r["mean"] for r in rows if r["setting"] == title and np.isfinite(r["mean"])]
+        if means and np.ptp(means) > 20 * max(abs(threshold), 1):
+            # Early tests (a CliffWalking agent stuck on the cliff scores -100 per step) would
+            # squash the curves near the threshold on a linear axis.
+            ax.set_yscale("symlog", linthresh=max(abs(threshold), 1))
         ax.set(xlabel="real-env training steps", ylabel="real-env test return (mean, 95% CI)", title=f"{env}, {title}")
         ax.legend(fontsize="x-small", title="agent's reward")
         ax.grid(alpha=0.3)

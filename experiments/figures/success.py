@@ -76,7 +76,8 @@ def plot(rows: list[dict], out_dir: Path, name: str, legend_title: str) -> None:
 
 
 def make_success(args, out_dir: Path) -> str:
-    rows = success_rows(find_runs(args.models), lambda config: f"{config.agent} inner agent")
+    rows = success_rows(find_runs(args.models), lambda config: f"{'SE' if config.learn == 'synthetic_env' else 'RN'} "
+                        f"runs, {config.agent} agents")
     write_csv(out_dir / "success.csv", COLUMNS, rows)
     plot(rows, out_dir, "success", "runs")
     return _final_shares(rows)
