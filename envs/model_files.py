@@ -98,7 +98,7 @@ def load_model(path: Path):
 
 def find_model_files(paths) -> list[Path]:
     """Model files named by ``paths``: a file as it is; a directory's best.pt (a learn_env run), or
-    else its *.pt files and its sub-directories' best.pt (a zoo or a folder of runs), sorted."""
+    else every *.pt below it but checkpoints (a zoo, a folder of runs), sorted."""
     found = []
     for given in map(Path, paths):
         if given.is_file():
@@ -107,7 +107,8 @@ def find_model_files(paths) -> list[Path]:
             if (given / "best.pt").is_file():
                 found.append(given / "best.pt")
                 continue
-            inside = sorted(p for p in given.glob("*.pt") if p.is_file()) + sorted(given.glob("*/best.pt"))
+            # latest.pt is a run's checkpoint, not a model.
+            inside = sorted(p for p in given.rglob("*.pt") if p.is_file() and p.name != "latest.pt")
             if not inside:
                 raise UserError(f"model directory {given} holds no models (*.pt files or run directories with best.pt)")
             found.extend(inside)

@@ -79,12 +79,17 @@ def test_the_readme_names_every_figure():
     (["nope", "--models", "SES"], "unknown figure 'nope'"),
     (["density", "--models", "EMPTY"], "holds no models"),
     (["learned_rewards", "--models", "SES"], "no reward networks for CliffWalking-v1"),
-    (["density", "--models", "SES", "--env", "Acrobot-v1"], "is for CartPole-v0, not for Acrobot-v1"),
+    (["density", "--models", "SES", "--env", "Acrobot-v1"], "no synthetic environments for Acrobot-v1"),
+    (["density", "--models", "SES", "ACROBOT_SE"], "is for Acrobot-v1, not for CartPole-v0"),
     (["success", "--models", "SES"], "no learn_env runs"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, inputs, tmp_path):
     (tmp_path / "empty").mkdir()
-    args = [str(inputs["ses"]) if a == "SES" else str(tmp_path / "empty") if a == "EMPTY" else a for a in args]
+    acrobot = load_config(None, ["env=Acrobot-v1", "synthetic_env.hidden_size=8"])
+    save_synthetic_env(tmp_path / "acrobot.pt", SyntheticEnvNets.initialise([1], real_env_spec("Acrobot-v1"), 8, 1,
+                                                                           "leakyrelu"), 0, acrobot, {})
+    named = {"SES": inputs["ses"], "EMPTY": tmp_path / "empty", "ACROBOT_SE": tmp_path / "acrobot.pt"}
+    args = [str(named.get(a, a)) for a in args]
     completed = run_entry_point("experiments.figures", *args, "--out", tmp_path / "out")
     assert completed.returncode == 2, completed.stderr
     assert message in completed.stderr and len(completed.stderr.strip().splitlines()) == 1

@@ -22,12 +22,14 @@ class LoadedModel:
 
 
 def load_models(paths, kind: str, env: str | None, overrides=()) -> list[LoadedModel]:
-    """Every model of ``kind`` under ``paths`` (others are skipped); all must be for one env
-    (``env``, or the first model's). None of that kind, or one for another env: a UserError."""
+    """Every model of ``kind`` under ``paths`` (others are skipped), for ``env`` (models of other
+    envs are skipped) or, without ``env``, all for the first model's env (a model for another env
+    is then a UserError, as is finding none)."""
     models = []
+    chosen = env
     for path in find_model_files(paths):
         found, nets, config = load_model(path)
-        if found != kind:
+        if found != kind or (chosen and config.env != chosen):
             continue
         env = env or config.env
         if config.env != env:
