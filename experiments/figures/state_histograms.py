@@ -82,7 +82,9 @@ def make(args, out_dir: Path) -> str:
         ax = axes[dim // cols][dim % cols]
         for label, states in (("real env", real_states), (f"SEs ({len(models)})", se_states)):
             density, _ = np.histogram(states[:, dim], bins=edges, density=True)
-            ax.stairs(density, edges, label=f"{label}, {len(states)} states", fill=label == "real env", alpha=0.6)
+            real = label == "real env"
+            ax.stairs(density, edges, label=f"{label}, {len(states)} states", fill=real, alpha=0.6 if real else 1.0,
+                      linewidth=1.6)
             rows += [{"dim": dim, "state": names[dim], "trained_on": label, "bin_low": float(edges[i]),
                       "bin_high": float(edges[i + 1]), "density": float(density[i])} for i in range(BINS)]
         ax.set(xlabel=names[dim], ylabel="density of visited states", title=f"{env}: {names[dim]}")
