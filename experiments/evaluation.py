@@ -18,6 +18,7 @@ that the file, SLURM and Dask backends exchange.
 """
 import dataclasses
 import json
+import logging
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -34,6 +35,7 @@ from envs.real_vec import RealVecEnv
 from envs.synthetic_vec import SyntheticVecEnv
 from models.synthetic_env_nets import SyntheticEnvNets
 
+log = logging.getLogger(__name__)
 EVAL_BACKENDS = ("batched", "serial", "processes")
 REAL = "real env"
 CSV_COLUMNS = ("model", "env", "agent", "hp_mode", "run", "seed", "test_return", "train_steps",
@@ -111,17 +113,23 @@ def evaluate_runs(runs: list[Run], backend: str = "batched", workers: int = 2, t
     else:
         batches = list(groups.values())
     rows: dict[int, dict] = {}
+
+    def finished(batch: list[int]) -> None:
+        first = runs[batch[0]]
+        log.info("%d of %d runs done (%s, %s on %s)", len(rows), len(runs), first.model, first.config.agent,
+                 first.config.env)
+        if on_done:
+            on_done(len(batch))
+
     if backend == "processes":
         # spawn, not fork: forking a process that already ran torch can deadlock its thread pools.
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [(batch, pool.submit(_train_in_worker, [runs[i] for i in batch], threads)) for batch in batches]
             for batch, future in futures:
                 rows.update(zip(batch, future.result()))
-                if on_done:
-                    on_done(len(batch))
+                finished(batch)
     else:
         for batch in batches:
             rows.update(zip(batch, _train([runs[i] for i in batch])))
-            if on_done:
-                on_done(len(batch))
+            finished(batch)
     return [rows[i] for i in range(len(runs))]
