@@ -9,6 +9,7 @@ import types
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from common.errors import UserError
 from common.rng import derive_seed
@@ -49,7 +50,7 @@ def make(args, out_dir: Path) -> str:
         for label, outcome in outcomes.items():
             curve = learning_curve(label, outcome["points"], grid)
             line, = ax.step(curve.steps, curve.mean, where="post", label=label,
-                            marker="o" if len(curve.steps) < 3 else None)  # a lone point still shows
+                            marker="o" if np.isfinite(curve.mean).sum() < 3 else None)  # a lone point still shows
             ax.fill_between(curve.steps, curve.ci_low, curve.ci_high, step="post", alpha=0.2,
                             color=line.get_color(), linewidth=0)
             rows += [{"setting": title, "variant": label, "step": int(curve.steps[i]), "mean": float(curve.mean[i]),
@@ -62,6 +63,10 @@ def make(args, out_dir: Path) -> str:
             # Early tests (a CliffWalking agent stuck on the cliff scores -100 per step) would
             # squash the curves near the threshold on a linear axis.
             ax.set_yscale("symlog", linthresh=max(abs(threshold), 1))
+            # A t-interval over few runs can reach far above any possible return: clip to the means.
+            top = max(max(means), threshold)
+            ax.set_ylim(min(means) * 1.2 if min(means) < 0 else 0, top + 0.5 * max(abs(threshold), 1))
+        ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.set(xlabel="real-env training steps", ylabel="real-env test return (mean, 95% CI)", title=f"{env}, {title}")
         ax.legend(fontsize="x-small", title="agent's reward")
         ax.grid(alpha=0.3)
