@@ -30,7 +30,7 @@ from common.config import to_dict, with_overrides
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_write_text
 from common.rng import derive_seed
-from envs.model_files import find_model_files, load_synthetic_env, model_label
+from envs.model_files import SE_KIND, find_model_files, load_model, load_synthetic_env, model_label
 from envs.real import real_env_spec
 from experiments.cli import fresh_run_dir, make_parser, run_name, setup_logging
 from experiments.evaluation import CSV_COLUMNS, EVAL_BACKENDS, REAL, Run, evaluate_runs
@@ -135,10 +135,14 @@ def model_runs(paths, agent: str, runs: int, seed: int, vary_hp: bool, overrides
     seeds = [derive_seed(seed, run, 0xE7A1) for run in range(runs)]
     extra = [f"agent={agent}", f"agents.{agent}.vary_hp={str(vary_hp).lower()}", *overrides]
     for path in find_model_files(paths):
-        nets, config = load_synthetic_env(path)
+        kind, nets, config = load_model(path)
+        if kind != SE_KIND:
+            continue  # a folder may hold reward networks too (zoo/CartPole-v0); they have no SE to train on
         config = with_overrides(to_dict(config), extra)
         first_config.setdefault(config.env, config)
         planned += [Run(model_label(path), config, run, s, nets) for run, s in enumerate(seeds)]
+    if not first_config:
+        raise UserError(f"no synthetic environments in {', '.join(map(str, paths))}")
     if baseline:
         real_seeds = [derive_seed(seed, run, 0xBA5E) for run in range(runs)]
         for config in first_config.values():

@@ -5,10 +5,12 @@ import json
 import pytest
 
 from common.config import load_config
-from envs.model_files import save_synthetic_env
+from common.errors import UserError
+from envs.model_files import save_reward_env, save_synthetic_env
 from envs.real import real_env_spec
 from experiments.evaluate_env import model_runs
 from experiments.evaluation import CSV_COLUMNS, EVAL_BACKENDS, evaluate_runs
+from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
 from tests.helpers import last_stdout_line
 
@@ -104,3 +106,15 @@ def test_bad_model_arguments_are_one_line(models_dir, tmp_path, run_module, args
     completed = run_module("experiments.evaluate_env", *args, "--out", tmp_path / "out")
     assert completed.returncode == 2 and message in completed.stderr
     assert len(completed.stderr.strip().splitlines()) == 1
+
+
+def test_reward_networks_in_a_model_folder_are_skipped(models_dir, tmp_path):
+    config = load_config(None, ["learn=reward_env", "reward_env.hidden_size=8"])
+    rn = RewardEnvNets.initialise([1], real_env_spec("CartPole-v0"), 8, 2, "leakyrelu", "potential_additive")
+    save_reward_env(models_dir / "rn.pt", rn, 0, config, {})
+    assert {run.model for run in model_runs([models_dir], "ddqn", 1, 0, vary_hp=False)} == {"se_0", "se_1"}
+    only_rn = tmp_path / "rns"
+    only_rn.mkdir()
+    save_reward_env(only_rn / "rn.pt", rn, 0, config, {})
+    with pytest.raises(UserError, match="no synthetic environments"):
+        model_runs([only_rn], "ddqn", 1, 0, vary_hp=False)
