@@ -1,13 +1,16 @@
-"""Saved synthetic environments: ``{'model': state_dict, 'config': ..., 'kind': 'synthetic_env'}``.
+"""Saved SEs and RNs: ``{'model': state_dict, 'config': ..., 'kind': 'synthetic_env' | 'reward_env'}``.
 
 The state dict uses the paper's keys (``env.state_net.0.weight`` ...), so files in the paper's
-layout and ours load through the same code.
+layout and ours load through the same code; the paper's own published files (their config format,
+old gym ids) are translated on reading (``envs/paper_models.py``), so every command that takes a
+model takes theirs too.
 """
 from pathlib import Path
 
 from common.config import Config, build, to_dict, validate_semantics
 from common.errors import UserError
 from common.files import atomic_torch_save, load_torch_file
+from envs.paper_models import convert_paper_file, is_paper_file
 from envs.real import real_env_spec
 from models.mlp import PopulationMLP, build_mlp
 from models.reward_env_nets import RewardEnvNets
@@ -31,6 +34,8 @@ def save_reward_env(path: Path, nets: RewardEnvNets, member: int, config: Config
 
 def read_model_file(path: Path) -> dict:
     payload = load_torch_file(path, "model file")
+    if is_paper_file(payload) and isinstance(payload.get("model"), dict):
+        payload = convert_paper_file(payload, path)
     if "model" not in payload or "config" not in payload:
         raise UserError(f"model file {path} is not a SynthEnv model (needs 'model' and 'config')")
     if not isinstance(payload["model"], dict) or not isinstance(payload["config"], dict):
@@ -81,3 +86,38 @@ def load_synthetic_env(path: Path) -> tuple[SyntheticEnvNets, Config]:
             raise UserError(f"model file {path} does not match its config ({name}: {first_line})") from None
         modules[name] = PopulationMLP.from_modules([module], se.activation)
     return SyntheticEnvNets(modules, spec.state_dim, spec.action_dim, spec.discrete_actions), config
+
+
+def load_model(path: Path):
+    """An SE or an RN, whichever the file holds: (kind, nets, config)."""
+    kind = read_model_file(path).get("kind", SE_KIND)
+    if kind == RN_KIND:
+        return (RN_KIND, *load_reward_env(path))
+    return (SE_KIND, *load_synthetic_env(path))
+
+
+def find_model_files(paths) -> list[Path]:
+    """Model files named by ``paths``: a file as it is; a directory's best.pt (a learn_env run), or
+    else every *.pt below it but checkpoints (a zoo, a folder of runs), sorted."""
+    found = []
+    for given in map(Path, paths):
+        if given.is_file():
+            found.append(given)
+        elif given.is_dir():
+            if (given / "best.pt").is_file():
+                found.append(given / "best.pt")
+                continue
+            # latest.pt is a run's checkpoint, not a model.
+            inside = sorted(p for p in given.rglob("*.pt") if p.is_file() and p.name != "latest.pt")
+            if not inside:
+                raise UserError(f"model directory {given} holds no models (*.pt files or run directories with best.pt)")
+            found.extend(inside)
+        else:
+            raise UserError(f"model file or directory not found: {given}")
+    return found
+
+
+def model_label(path: Path) -> str:
+    """A short name: the file's stem, or its run directory's name for a best.pt."""
+    path = Path(path)
+    return path.parent.name if path.name == "best.pt" else path.stem

@@ -1,41 +1,53 @@
-"""Train fresh agents only on a learned SE and test them on the real env.
+"""Train fresh agents only on learned SEs and test them on the real env.
 
     python -m experiments.evaluate_env MODEL_OR_RUN_DIR [--agent ddqn] [--runs 20] [--seed N] [--baseline]
+    python -m experiments.evaluate_env --models DIR_OR_FILES... [--agent A] [--runs M] [--vary-hp]
+                                       [--baseline] [--evaluator batched|serial|processes] [--out DIR]
 
-No real-env interaction happens while training on the SE: agents stop by the SE early-out rule or
+No real-env interaction happens while training on an SE: agents stop by the SE early-out rule or
 their episode cap. ``--baseline`` also trains as many agents on the real env (stopping once a
 test after an episode reaches the threshold, the paper's real-env protocol) and reports the ratio
 of median training steps.
+
+The first form evaluates one model and writes evaluation.json. The second takes N models (files,
+learn_env run directories, or folders of them such as zoo/) and trains M agents on each, all
+batched into one population (``experiments/evaluation.py``); it writes evaluation.csv, one tidy
+row per training run (model, env, agent, hp_mode, run, seed, test_return, train_steps,
+train_episodes, wall_seconds; the real-env baseline's model is "real env"), and summary.txt.
 """
+import csv
 import dataclasses
 import json
 import logging
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
-from agents import AGENTS, make_agent
-from agents.training import train_population
+from agents import AGENTS
 from common.config import to_dict, with_overrides
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_write_text
 from common.rng import derive_seed
-from envs.initial_states import InitialStateSampler
-from envs.model_files import load_synthetic_env
+from envs.model_files import SE_KIND, find_model_files, load_model, load_synthetic_env, model_label
 from envs.real import real_env_spec
-from envs.real_vec import RealVecEnv
-from envs.synthetic_vec import SyntheticVecEnv
 from experiments.cli import fresh_run_dir, make_parser, run_name, setup_logging
+from experiments.evaluation import CSV_COLUMNS, EVAL_BACKENDS, REAL, Run, evaluate_runs
 
 log = logging.getLogger("evaluate_env")
 
 
 def parse_args(argv):
     parser = make_parser(__doc__, with_config=False)
-    parser.add_argument("model", type=Path, help="a best.pt model file, or a learn_env run directory holding one")
+    parser.add_argument("model", type=Path, nargs="?", help="a best.pt model file, or a learn_env run directory holding one")
+    parser.add_argument("--models", type=Path, nargs="+", metavar="MODEL",
+                        help="many SEs at once: model files, run directories or folders of them (writes evaluation.csv)")
+    parser.add_argument("--vary-hp", action="store_true",
+                        help="every run samples its own lr, batch size, width and depth (the paper's robustness mode)")
+    parser.add_argument("--evaluator", choices=EVAL_BACKENDS, default="batched",
+                        help="with --models: batched (one population, default), serial or processes")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of --evaluator processes (default 2)")
     parser.add_argument("--agent", default="ddqn", help=f"agent to train: {', '.join(sorted(AGENTS))} (default ddqn)")
     parser.add_argument("--runs", type=int, default=20, help="fresh agents to train (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fresh agents (default 0)")
@@ -52,24 +64,12 @@ def resolve_model(path: Path) -> Path:
 
 def run_agents(config, agent_name, seeds, on_synthetic: bool, nets=None) -> tuple[list[dict], float]:
     """Train len(seeds) agents as one population; per-run records and wall seconds."""
-    spec = real_env_spec(config.env)
-    agent_config = getattr(config.agents, agent_name)
-    agent = make_agent(agent_name, agent_config, spec, [derive_seed(s, 0) for s in seeds])
-    test_env = RealVecEnv(config.env, [derive_seed(s, 2) for s in seeds], agent_config.test_episodes)
-    if on_synthetic:
-        sampler = InitialStateSampler(config.env, [derive_seed(s, 1) for s in seeds])
-        train_env = SyntheticVecEnv(nets.with_flat(nets.to_flat().repeat(len(seeds), 1)), spec, sampler, autoreset=False)
-        protocol = dataclasses.replace(config.protocol, test_every=0, se_early_out=True)
-    else:
-        train_env = RealVecEnv(config.env, [derive_seed(s, 1) for s in seeds])
-        protocol = dataclasses.replace(config.protocol, test_every=1, stop_when_solved=True, se_early_out=False)
-    start = time.monotonic()
-    result = train_population(agent, train_env, test_env, agent_config, protocol, on_synthetic=on_synthetic)
-    wall = time.monotonic() - start
-    records = [{"run": i, "test_return": float(result.test_return[i]), "train_steps": int(result.train_steps[i]),
-                "train_episodes": int(result.train_episodes[i]), "solved": bool(result.solved[i])}
-               for i in range(len(seeds))]
-    return records, wall
+    config = dataclasses.replace(config, agent=agent_name)
+    rows = evaluate_runs([Run("model", config, i, s, nets if on_synthetic else None) for i, s in enumerate(seeds)])
+    threshold = real_env_spec(config.env).solved_reward
+    records = [{"run": r["run"], "test_return": r["test_return"], "train_steps": r["train_steps"],
+                "train_episodes": r["train_episodes"], "solved": r["test_return"] >= threshold} for r in rows]
+    return records, rows[0]["wall_seconds"]
 
 
 def summarise(records: list[dict], threshold: float) -> dict:
@@ -98,6 +98,10 @@ def main(argv=None):
         raise UserError(f"unknown agent '{args.agent}'; choose one of {', '.join(sorted(AGENTS))}")
     if args.runs < 1:
         raise UserError(f"--runs must be >= 1, got {args.runs}")
+    if (args.model is None) == (args.models is None):
+        raise UserError("give one model (positional) or --models, not both and not neither")
+    if args.models is not None:
+        return evaluate_many(args)
     model_path = resolve_model(args.model)
     nets, config = load_synthetic_env(model_path)
     config = with_overrides(to_dict(config), [f"agent={args.agent}", *args.overrides])
@@ -122,6 +126,69 @@ def main(argv=None):
     if args.baseline and report["step_ratio_real_over_se"]:
         print(f"median training steps: real env / SE = {report['step_ratio_real_over_se']:.2f}")
     print(out_dir)
+
+
+def model_runs(paths, agent: str, runs: int, seed: int, vary_hp: bool, overrides=(), baseline: bool = False) -> list[Run]:
+    """``runs`` agents on each SE in ``paths`` (the same seeds for every model) and, with
+    ``baseline``, ``runs`` agents on each env's real env (configured like that env's first model)."""
+    planned, first_config = [], {}
+    seeds = [derive_seed(seed, run, 0xE7A1) for run in range(runs)]
+    extra = [f"agent={agent}", f"agents.{agent}.vary_hp={str(vary_hp).lower()}", *overrides]
+    for path in find_model_files(paths):
+        kind, nets, config = load_model(path)
+        if kind != SE_KIND:
+            continue  # a folder may hold reward networks too (zoo/CartPole-v0); they have no SE to train on
+        config = with_overrides(to_dict(config), extra)
+        first_config.setdefault(config.env, config)
+        planned += [Run(model_label(path), config, run, s, nets) for run, s in enumerate(seeds)]
+    if not first_config:
+        raise UserError(f"no synthetic environments in {', '.join(map(str, paths))}")
+    if baseline:
+        real_seeds = [derive_seed(seed, run, 0xBA5E) for run in range(runs)]
+        for config in first_config.values():
+            planned += [Run(REAL, config, run, s) for run, s in enumerate(real_seeds)]
+    return planned
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows({**row, "test_return": f"{row['test_return']:.6g}"} for row in rows)
+
+
+def summary_table(rows: list[dict]) -> str:
+    head = (f"{'model':<28}{'env':<14}{'agent':<14}{'hp':<8}{'runs':>5}{'mean ret':>10}{'median ret':>11}"
+            f"{'med steps':>10}{'med eps':>8}")
+    lines = [head, "-" * len(head)]
+    keys = dict.fromkeys((r["model"], r["env"], r["agent"], r["hp_mode"]) for r in rows)
+    for key in keys:
+        mine = [r for r in rows if (r["model"], r["env"], r["agent"], r["hp_mode"]) == key]
+        returns = [r["test_return"] for r in mine]
+        lines.append(f"{key[0][:27]:<28}{key[1]:<14}{key[2]:<14}{key[3]:<8}{len(mine):>5}"
+                     f"{statistics.fmean(returns):>10.1f}{statistics.median(returns):>11.1f}"
+                     f"{statistics.median(r['train_steps'] for r in mine):>10.0f}"
+                     f"{statistics.median(r['train_episodes'] for r in mine):>8.0f}")
+    return "\n".join(lines)
+
+
+def evaluate_many(args) -> Path:
+    if args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    planned = model_runs(args.models, args.agent, args.runs, args.seed, args.vary_hp, args.overrides, args.baseline)
+    envs = sorted({run.config.env for run in planned})
+    out_dir = fresh_run_dir(args.out, run_name("+".join(envs), "evaluate_env", args.seed))
+    log.info("%d training runs (%d models x %d agents%s), %s backend", len(planned),
+             len({r.model for r in planned if r.nets is not None}), args.runs,
+             " + real-env baseline" if args.baseline else "", args.evaluator)
+    torch.set_num_threads(planned[0].config.evaluator.threads)
+    rows = evaluate_runs(planned, args.evaluator, args.workers, planned[0].config.evaluator.threads)
+    write_rows(out_dir / "evaluation.csv", rows)
+    text = summary_table(rows)
+    atomic_write_text(out_dir / "summary.txt", text + "\n")
+    print(text)
+    print(out_dir)
+    return out_dir
 
 
 if __name__ == "__main__":

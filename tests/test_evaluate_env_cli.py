@@ -1,11 +1,16 @@
 """evaluate_env end to end on a saved SE (its config, saved with it, sets the tiny budgets)."""
+import csv
 import json
 
 import pytest
 
 from common.config import load_config
-from envs.model_files import save_synthetic_env
+from common.errors import UserError
+from envs.model_files import save_reward_env, save_synthetic_env
 from envs.real import real_env_spec
+from experiments.evaluate_env import model_runs
+from experiments.evaluation import CSV_COLUMNS, EVAL_BACKENDS, evaluate_runs
+from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
 from tests.helpers import last_stdout_line
 
@@ -50,3 +55,66 @@ def test_the_same_seed_gives_the_same_evaluation(model_dir, tmp_path, run_module
         report = json.loads((tmp_path / name / "evaluation.json").read_text())
         reports.append(report["synthetic"]["runs"])
     assert reports[0] == reports[1]
+
+
+@pytest.fixture
+def models_dir(tmp_path):
+    """A folder of two SEs (different weights, one architecture), like zoo/."""
+    config = load_config(None, BUDGET)
+    se = config.synthetic_env
+    nets = SyntheticEnvNets.initialise([1, 2], real_env_spec(config.env), se.hidden_size, se.hidden_layer,
+                                       se.activation)
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    for member in (0, 1):
+        save_synthetic_env(folder / f"se_{member}.pt", nets, member, config, {})
+    return folder
+
+
+def test_many_models_give_one_tidy_csv_with_a_baseline(models_dir, tmp_path, run_module):
+    out = tmp_path / "many"
+    completed = run_module("experiments.evaluate_env", "--models", models_dir, "--runs", 2, "--baseline",
+                           "--vary-hp", "--out", out)
+    assert completed.returncode == 0, completed.stderr
+    with open(out / "evaluation.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == list(CSV_COLUMNS)
+    assert [(r["model"], r["run"]) for r in rows] == [("se_0", "0"), ("se_0", "1"), ("se_1", "0"), ("se_1", "1"),
+                                                      ("real env", "0"), ("real env", "1")]
+    assert {r["hp_mode"] for r in rows} == {"varied"} and {r["agent"] for r in rows} == {"ddqn"}
+    assert all(1 <= int(r["train_episodes"]) <= 3 and int(r["train_steps"]) > 0 for r in rows)
+    assert rows[0]["seed"] == rows[2]["seed"] != rows[4]["seed"]  # common seeds across models
+    assert "real env" in (out / "summary.txt").read_text()
+
+
+def test_every_backend_gives_the_same_rows(models_dir):
+    runs = model_runs([models_dir], "ddqn", 2, 5, vary_hp=False)
+    results = {backend: evaluate_runs(runs, backend, workers=2) for backend in EVAL_BACKENDS}
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]  # noqa: E731
+    assert strip(results["batched"]) == strip(results["serial"]) == strip(results["processes"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--models"], "expected at least one argument"),
+    (["MODEL", "--models", "MODEL"], "not both"),
+    (["--models", "EMPTY"], "holds no models"),
+])
+def test_bad_model_arguments_are_one_line(models_dir, tmp_path, run_module, args, message):
+    (tmp_path / "empty").mkdir()
+    args = [str(models_dir / "se_0.pt") if a == "MODEL" else str(tmp_path / "empty") if a == "EMPTY" else a
+            for a in args]
+    completed = run_module("experiments.evaluate_env", *args, "--out", tmp_path / "out")
+    assert completed.returncode == 2 and message in completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1
+
+
+def test_reward_networks_in_a_model_folder_are_skipped(models_dir, tmp_path):
+    config = load_config(None, ["learn=reward_env", "reward_env.hidden_size=8"])
+    rn = RewardEnvNets.initialise([1], real_env_spec("CartPole-v0"), 8, 2, "leakyrelu", "potential_additive")
+    save_reward_env(models_dir / "rn.pt", rn, 0, config, {})
+    assert {run.model for run in model_runs([models_dir], "ddqn", 1, 0, vary_hp=False)} == {"se_0", "se_1"}
+    only_rn = tmp_path / "rns"
+    only_rn.mkdir()
+    save_reward_env(only_rn / "rn.pt", rn, 0, config, {})
+    with pytest.raises(UserError, match="no synthetic environments"):
+        model_runs([only_rn], "ddqn", 1, 0, vary_hp=False)

@@ -1,0 +1,14 @@
+"""The paper's figures, one command each: ``python -m experiments.figures <name> --models ... --out DIR``."""
+from experiments.figures import density, learned_rewards, model_based, rn_curves, state_histograms, success
+
+FIGURES = {
+    "success": (success.make_success, "share of NES runs solved over NES iterations (learn_env run directories)"),
+    "density": (density.make, "real-env returns (KDE), training steps and episodes: real env vs SEs, fixed and "
+                              "varied HPs, for DDQN, Dueling DDQN, discrete TD3"),
+    "state_histograms": (state_histograms.make, "states visited while training on the SEs vs on the real env"),
+    "rn_curves": (rn_curves.make, "learning curves with each reward network vs the plain reward: own agent, "
+                                  "varied HPs, transfer agent"),
+    "learned_rewards": (learned_rewards.make, "CliffWalking heatmaps of the learned rewards"),
+    "step_size": (success.make_step_size, "share of NES runs solved over iterations, per NES step size"),
+    "model_based": (model_based.make, "agents trained on a supervised model of real transitions vs on learned SEs"),
+}

@@ -1,0 +1,72 @@
+"""Draw one of the paper's figures from learned models (the zoo, your runs, or the paper's files).
+
+    python -m experiments.figures NAME --models PATH [PATH ...] [--out DIR] [--env ENV] [--runs N]
+                                  [--agents A,B] [--steps N] [--transitions N] [--seed S]
+                                  [--evaluator batched|serial|processes] [--set KEY=VALUE ...]
+
+Writes NAME.png, NAME.pdf and NAME.csv (the numbers drawn) into --out and prints a one-line
+summary and the output directory. Figures:
+"""
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+from common.errors import UserError, exits_cleanly_on_user_error
+from experiments.cli import fresh_run_dir, make_parser, run_name, setup_logging
+from experiments.evaluation import EVAL_BACKENDS
+from experiments.figures import FIGURES
+
+log = logging.getLogger("figures")
+
+
+def parse_args(argv):
+    listing = "\n".join(f"  {name:<17}{text}" for name, (_, text) in FIGURES.items())
+    parser = make_parser(__doc__ + listing, with_config=False)
+    parser.add_argument("name", help=f"figure: {', '.join(FIGURES)}")
+    parser.add_argument("--models", type=Path, nargs="+", required=True, metavar="PATH",
+                        help="model files, learn_env run directories, or folders of them (e.g. zoo/cartpole)")
+    parser.add_argument("--out", type=Path, help="output directory (default: results/figures__<name>__<seed>__<time>)")
+    parser.add_argument("--env", help="the env whose models to use (default: the first model's)")
+    parser.add_argument("--runs", type=int, default=10, help="fresh agents per model and variant (default 10)")
+    parser.add_argument("--agents", type=lambda text: tuple(text.split(",")),
+                        help="agents, comma-separated (density default: ddqn,dueling_ddqn,td3_discrete; "
+                             "rn_curves: own agent,transfer agent)")
+    parser.add_argument("--steps", type=int, help="rn_curves: real-env training steps per run")
+    parser.add_argument("--transitions", type=int, default=20000,
+                        help="model_based: real random-policy transitions to fit on (default 20000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the agents (default 0)")
+    parser.add_argument("--evaluator", choices=EVAL_BACKENDS, default="batched", help="how agent runs are computed")
+    parser.add_argument("--workers", type=int, default=2, help="processes of --evaluator processes")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a key of every model's config, e.g. --set agents.ddqn.train_episodes=50")
+    return parser.parse_args(argv)
+
+
+@exits_cleanly_on_user_error
+def main(argv=None) -> Path:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    setup_logging()
+    if args.name not in FIGURES:
+        raise UserError(f"unknown figure '{args.name}'; choose one of {', '.join(FIGURES)}")
+    for flag, value in (("--runs", args.runs), ("--workers", args.workers), ("--transitions", args.transitions),
+                        ("--steps", 1 if args.steps is None else args.steps)):
+        if value < 1:
+            raise UserError(f"{flag} must be >= 1, got {value}")
+    torch.set_num_threads(1)
+    out_dir = fresh_run_dir(args.out, run_name("figures", args.name, args.seed))
+    make, _ = FIGURES[args.name]
+    try:
+        summary = make(args, out_dir)
+    except UserError:
+        if not any(out_dir.iterdir()):
+            out_dir.rmdir()  # bad input found while reading the models: leave nothing behind
+        raise
+    print(summary)
+    print(out_dir)
+    return out_dir
+
+
+if __name__ == "__main__":
+    main()

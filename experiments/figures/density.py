@@ -1,0 +1,71 @@
+"""density: how well SEs train agents, against the real env, with fixed and varied hyperparameters.
+
+For each agent (default DDQN, Dueling DDQN and discrete TD3): ``--runs`` fresh agents per SE
+(fixed hyperparameters, then varied ones: lr, batch size, width, depth sampled per run) and
+``--runs`` on the real env, all tested on the real env. One row of panels per agent: a kernel
+density of the real-env test returns, and bars of the training steps and episodes (mean and sd).
+"""
+from pathlib import Path
+
+import numpy as np
+
+from common.config import to_dict, with_overrides
+from common.rng import derive_seed
+from experiments.evaluation import CSV_COLUMNS, REAL, Run, evaluate_runs
+from experiments.figures.common import gaussian_kde, load_models, new_figure, save, write_csv
+
+AGENTS = ("ddqn", "dueling_ddqn", "td3_discrete")
+VARIANTS = (REAL, "SE, fixed HPs", "SE, varied HPs")
+
+
+def planned_runs(models, agents, runs: int, seed: int) -> list[Run]:
+    seeds = [derive_seed(seed, run, 0xD5) for run in range(runs)]
+    planned = []
+    for agent in agents:
+        for vary in (False, True):
+            for m in models:
+                config = with_overrides(to_dict(m.config), [f"agent={agent}", f"agents.{agent}.vary_hp={str(vary).lower()}"])
+                planned += [Run(m.label, config, run, s, m.nets) for run, s in enumerate(seeds)]
+        config = with_overrides(to_dict(models[0].config), [f"agent={agent}", f"agents.{agent}.vary_hp=false"])
+        planned += [Run(REAL, config, run, derive_seed(s, 1)) for run, s in enumerate(seeds)]
+    return planned
+
+
+def variant(row: dict) -> str:
+    if row["model"] == REAL:
+        return REAL
+    return VARIANTS[1] if row["hp_mode"] == "fixed" else VARIANTS[2]
+
+
+def make(args, out_dir: Path) -> str:
+    models = load_models(args.models, "synthetic_env", args.env, args.overrides)
+    agents = args.agents or AGENTS
+    rows = evaluate_runs(planned_runs(models, agents, args.runs, args.seed), args.evaluator, args.workers)
+    for row in rows:
+        row["variant"] = variant(row)
+    write_csv(out_dir / "density.csv", ("variant", *CSV_COLUMNS), rows)
+    env = models[0].config.env
+    figure, axes = new_figure(len(agents), 3, width=4.2, height=3.0)
+    colours = dict(zip(VARIANTS, ("tab:grey", "tab:blue", "tab:orange")))
+    summary = []
+    for (ax_kde, ax_steps, ax_eps), agent in zip(axes, agents):
+        mine = {v: [r for r in rows if r["agent"] == agent and r["variant"] == v] for v in VARIANTS}
+        returns = np.concatenate([[r["test_return"] for r in rs] for rs in mine.values()])
+        grid = np.linspace(returns.min() - 0.1 * max(np.ptp(returns), 1), returns.max() + 0.1 * max(np.ptp(returns), 1), 300)
+        for v, rs in mine.items():
+            values = np.array([r["test_return"] for r in rs])
+            ax_kde.plot(grid, gaussian_kde(values, grid), color=colours[v], label=f"{v} (n={len(rs)}, mean {values.mean():.0f})")
+            summary.append(f"{agent} {v}: mean return {values.mean():.1f}, median steps "
+                           f"{np.median([r['train_steps'] for r in rs]):.0f}")
+        ax_kde.set(xlabel="real-env test return", ylabel="density", title=f"{agent}, {env}: test returns")
+        ax_kde.legend(fontsize="x-small", title="trained on", title_fontsize="x-small")
+        for ax, key, label in ((ax_steps, "train_steps", "training steps"), (ax_eps, "train_episodes", "training episodes")):
+            values = [[r[key] for r in rs] for rs in mine.values()]
+            ax.bar(range(3), [np.mean(v) for v in values], yerr=[np.std(v) for v in values], capsize=4,
+                   color=[colours[v] for v in VARIANTS])
+            ax.set_xticks(range(3), ["real env", "SE fixed", "SE varied"])
+            ax.set(ylabel=f"{label} (mean ± sd)", title=f"{agent}: {label}")
+        for ax in (ax_kde, ax_steps, ax_eps):
+            ax.grid(alpha=0.3)
+    save(figure, out_dir, "density")
+    return "; ".join(summary)

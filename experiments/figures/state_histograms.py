@@ -1,0 +1,97 @@
+"""state_histograms: which states agents visit while they train on the SEs vs on the real env.
+
+``--runs`` agents (the first of ``--agents``, default DDQN) train on each SE (the evaluation
+protocol: SE early out, no real-env interaction) and ``--runs`` on the real env (until a test
+reaches the threshold); every state they step into is recorded. One panel per state dimension:
+normalised histograms of the two, on shared bins (1st to 99th percentile of both together).
+"""
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from agents import make_agent
+from agents.training import train_population
+from common.config import to_dict, with_overrides
+from common.rng import derive_seed
+from envs.initial_states import InitialStateSampler
+from envs.real import real_env_spec
+from envs.real_vec import RealVecEnv
+from envs.synthetic_vec import SyntheticVecEnv
+from experiments.figures.common import load_models, new_figure, save, write_csv
+
+BINS = 40
+STATE_NAMES = {"CartPole-v0": ("cart position", "cart velocity", "pole angle", "pole angular velocity"),
+               "Acrobot-v1": ("cos θ1", "sin θ1", "cos θ2", "sin θ2", "θ1 velocity", "θ2 velocity")}
+
+
+class Recording:
+    """A training env that records the next states of its active members."""
+
+    def __init__(self, env):
+        self.env, self.states = env, []
+
+    def __getattr__(self, name):
+        return getattr(self.env, name)
+
+    def step(self, actions, active=None):
+        out = self.env.step(actions, active)
+        keep = torch.ones(out[0].shape[:2], dtype=torch.bool) if active is None else (
+            active[:, None].expand(out[0].shape[:2]) if active.dim() == 1 else active)
+        self.states.append(out[4][keep].numpy().copy())
+        return out
+
+
+def visited_states(config, seeds, nets=None) -> np.ndarray:
+    spec = real_env_spec(config.env)
+    agent_config = config.agent_config()
+    agent = make_agent(config.agent, agent_config, spec, [derive_seed(s, 0) for s in seeds])
+    test_env = RealVecEnv(config.env, [derive_seed(s, 2) for s in seeds], agent_config.test_episodes)
+    if nets is not None:
+        sampler = InitialStateSampler(config.env, [derive_seed(s, 1) for s in seeds])
+        env = Recording(SyntheticVecEnv(nets.with_flat(nets.to_flat().repeat(len(seeds), 1)), spec, sampler,
+                                        autoreset=False))
+        protocol = dataclasses.replace(config.protocol, test_every=0, se_early_out=True)
+    else:
+        env = Recording(RealVecEnv(config.env, [derive_seed(s, 1) for s in seeds]))
+        protocol = dataclasses.replace(config.protocol, test_every=1, stop_when_solved=True, se_early_out=False)
+    train_population(agent, env, test_env, agent_config, protocol, on_synthetic=nets is not None)
+    test_env.close()
+    return np.concatenate(env.states) if env.states else np.zeros((0, spec.state_dim))
+
+
+def make(args, out_dir: Path) -> str:
+    models = load_models(args.models, "synthetic_env", args.env, args.overrides)
+    agent = (args.agents or ("ddqn",))[0]
+    seeds = [derive_seed(args.seed, run, 0x5A) for run in range(args.runs)]
+    configs = [with_overrides(to_dict(m.config), [f"agent={agent}"]) for m in models]
+    se_states = np.concatenate([visited_states(c, seeds, m.nets) for c, m in zip(configs, models)])
+    real_states = visited_states(configs[0], [derive_seed(s, 1) for s in seeds])
+    env = configs[0].env
+    dims = se_states.shape[1]
+    names = STATE_NAMES.get(env, tuple(f"state {i}" for i in range(dims)))
+    cols = min(dims, 3)
+    figure, axes = new_figure((dims + cols - 1) // cols, cols, width=4.0, height=3.0)
+    rows = []
+    for dim in range(dims):
+        both = np.concatenate([se_states[:, dim], real_states[:, dim]])
+        finite = both[np.isfinite(both)]
+        low, high = np.percentile(finite, [1, 99]) if len(finite) else (0.0, 1.0)
+        edges = np.linspace(low, high if high > low else low + 1, BINS + 1)
+        ax = axes[dim // cols][dim % cols]
+        for label, states in (("real env", real_states), (f"SEs ({len(models)})", se_states)):
+            density, _ = np.histogram(states[:, dim], bins=edges, density=True)
+            real = label == "real env"
+            ax.stairs(density, edges, label=f"{label}, {len(states)} states", fill=real, alpha=0.6 if real else 1.0,
+                      linewidth=1.6)
+            rows += [{"dim": dim, "state": names[dim], "trained_on": label, "bin_low": float(edges[i]),
+                      "bin_high": float(edges[i + 1]), "density": float(density[i])} for i in range(BINS)]
+        ax.set(xlabel=names[dim], ylabel="density of visited states", title=f"{env}: {names[dim]}")
+        ax.legend(fontsize="x-small")
+        ax.grid(alpha=0.3)
+    for extra in range(dims, len(axes.flat)):
+        axes.flat[extra].set_visible(False)
+    write_csv(out_dir / "state_histograms.csv", ("dim", "state", "trained_on", "bin_low", "bin_high", "density"), rows)
+    save(figure, out_dir, "state_histograms")
+    return f"{len(se_states)} SE states, {len(real_states)} real-env states ({agent}, {args.runs} runs per env)"

@@ -1,0 +1,99 @@
+"""success and step_size: the share of NES runs that have solved their env, over NES iterations.
+
+Reads learn_env run directories (``config.yaml`` and ``metrics.csv``). A run counts as solved from
+the first iteration whose agents, trained on the SE of that iteration, reached the env's threshold
+on the real env on average (``mean_test_return_orig``, the NES master's "solved"); a run that
+stopped there stays solved. At each iteration the share is over all runs of the group, so a run
+that ended unsolved counts as unsolved to the end.
+"""
+import csv
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from common.config import with_overrides
+from common.errors import UserError
+from envs.real import real_env_spec
+from experiments.figures.common import new_figure, save, write_csv
+
+COLUMNS = ("env", "group", "iteration", "runs", "solved_share")
+
+
+def find_runs(paths) -> list[Path]:
+    """learn_env run directories at or one level below ``paths``."""
+    runs = []
+    for path in map(Path, paths):
+        candidates = [path] if (path / "metrics.csv").is_file() else sorted(p for p in path.glob("*") if p.is_dir())
+        runs += [c for c in candidates if (c / "metrics.csv").is_file() and (c / "config.yaml").is_file()]
+    if not runs:
+        raise UserError(f"no learn_env runs (directories with config.yaml and metrics.csv) in "
+                        f"{', '.join(map(str, paths))}")
+    return runs
+
+
+def solved_at(run: Path) -> tuple[object, int | None, int]:
+    """(config, first solved iteration or None, iterations run)."""
+    try:
+        config = with_overrides(yaml.safe_load((run / "config.yaml").read_text()))
+        with open(run / "metrics.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        threshold = real_env_spec(config.env).solved_reward
+        solved = [int(r["iteration"]) for r in rows if float(r["mean_test_return_orig"]) >= threshold]
+    except (OSError, KeyError, ValueError, yaml.YAMLError, UserError) as error:
+        raise UserError(f"run directory {run} cannot be read as a learn_env run ({error})") from None
+    return config, (solved[0] if solved else None), len(rows)
+
+
+def success_rows(runs, group_of) -> list[dict]:
+    """One row per (env, group, iteration): the share of that group's runs solved by then."""
+    groups: dict[tuple, list] = {}
+    for run in runs:
+        config, first, length = solved_at(run)
+        groups.setdefault((config.env, group_of(config)), []).append((first, length))
+    rows = []
+    for (env, group), members in sorted(groups.items(), key=lambda item: (item[0][0], str(item[0][1]))):
+        horizon = max(length for _, length in members)
+        for iteration in range(horizon):
+            share = np.mean([first is not None and first <= iteration for first, _ in members])
+            rows.append({"env": env, "group": group, "iteration": iteration, "runs": len(members),
+                         "solved_share": float(share)})
+    return rows
+
+
+def plot(rows: list[dict], out_dir: Path, name: str, legend_title: str) -> None:
+    envs = sorted({r["env"] for r in rows})
+    figure, axes = new_figure(1, len(envs))
+    for ax, env in zip(axes[0], envs):
+        for group in dict.fromkeys(r["group"] for r in rows if r["env"] == env):
+            mine = [r for r in rows if r["env"] == env and r["group"] == group]
+            ax.step([r["iteration"] + 1 for r in mine], [100 * r["solved_share"] for r in mine], where="post",
+                    label=f"{group} ({mine[0]['runs']} runs)")
+        ax.set(xlabel="NES iterations", ylabel="NES runs solved (%)", title=f"{env}: NES runs solved so far", ylim=(-3, 103))
+        ax.legend(title=legend_title, fontsize="small", loc="lower right")
+        ax.grid(alpha=0.3)
+    save(figure, out_dir, name)
+
+
+def make_success(args, out_dir: Path) -> str:
+    rows = success_rows(find_runs(args.models), lambda config: f"{'SE' if config.learn == 'synthetic_env' else 'RN'} "
+                        f"runs, {config.agent} agents")
+    write_csv(out_dir / "success.csv", COLUMNS, rows)
+    plot(rows, out_dir, "success", "runs")
+    return _final_shares(rows)
+
+
+def make_step_size(args, out_dir: Path) -> str:
+    rows = success_rows(find_runs(args.models), lambda config: f"step size {config.nes.step_size:g}"
+                        + (" / P" if config.nes.nes_step_size else ""))
+    write_csv(out_dir / "step_size.csv", COLUMNS, rows)
+    plot(rows, out_dir, "step_size", "NES step size")
+    return _final_shares(rows)
+
+
+def _final_shares(rows) -> str:
+    last = {}
+    for r in rows:
+        last[(r["env"], r["group"])] = r
+    return "; ".join(f"{env} {group}: {100 * r['solved_share']:.0f}% of {r['runs']} solved"
+                     for (env, group), r in last.items())

@@ -1,0 +1,96 @@
+"""Every figure command on tiny inputs writes a non-empty PNG, PDF and CSV; bad input is one line."""
+import csv
+
+import pytest
+
+from common.config import load_config
+from envs.model_files import save_reward_env, save_synthetic_env
+from envs.real import real_env_spec
+from experiments.figures import FIGURES
+from models.reward_env_nets import RewardEnvNets
+from models.synthetic_env_nets import SyntheticEnvNets
+from tests.helpers import REPO_ROOT, run_entry_point, set_flags
+
+# Tiny budgets for every agent a figure trains.
+BUDGET = [f"agents.{agent}.{key}={value}" for agent in ("ddqn", "dueling_ddqn", "td3_discrete", "ql", "sarsa")
+          for key, value in (("train_episodes", 2), ("test_episodes", 1))]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("figure_inputs")
+    se_dir, rn_dir = root / "ses", root / "rns"
+    se_dir.mkdir(), rn_dir.mkdir()
+    config = load_config(None, ["synthetic_env.hidden_size=8"])
+    nets = SyntheticEnvNets.initialise([1, 2], real_env_spec("CartPole-v0"), 8, 1, "leakyrelu")
+    for member in (0, 1):
+        save_synthetic_env(se_dir / f"se_{member}.pt", nets, member, config, {})
+    cliff = real_env_spec("CliffWalking-v1")
+    for code in (1, 2, 5, 6):
+        rn_config = load_config(None, ["env=CliffWalking-v1", "agent=ql", "learn=reward_env", f"reward_env.type={code}",
+                                       "reward_env.hidden_size=8", "reward_env.hidden_layer=1"])
+        rn = RewardEnvNets.initialise([code], cliff, 8, 1, "leakyrelu", code)
+        save_reward_env(rn_dir / f"rn_type{code}.pt", rn, 0, rn_config, {})
+    runs = root / "runs"
+    for step_size in (0.1, 0.5):
+        completed = run_entry_point("experiments.learn_env", *set_flags(
+            ("nes.population=2", "nes.max_iterations=2", "agents.ddqn.train_episodes=2", "agents.ddqn.test_episodes=1",
+             f"nes.step_size={step_size}", "synthetic_env.hidden_size=8")), "--out", runs / f"step_{step_size}")
+        assert completed.returncode == 0, completed.stderr
+    return {"ses": se_dir, "rns": rn_dir, "runs": runs}
+
+
+ARGS = {
+    "success": ("runs", []),
+    "step_size": ("runs", []),
+    "density": ("ses", ["--runs", 2]),
+    "state_histograms": ("ses", ["--runs", 2]),
+    "model_based": ("ses", ["--runs", 2, "--transitions", 300]),
+    "rn_curves": ("rns", ["--runs", 2, "--steps", 150]),
+    "learned_rewards": ("rns", []),
+}
+
+
+def test_every_figure_is_covered():
+    assert set(ARGS) == set(FIGURES)
+
+
+@pytest.mark.parametrize("name", list(ARGS))
+def test_a_figure_writes_png_pdf_and_csv(name, inputs, tmp_path):
+    source, extra = ARGS[name]
+    out = tmp_path / name
+    completed = run_entry_point("experiments.figures", name, "--models", inputs[source], "--out", out, *extra,
+                                *set_flags(BUDGET), timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip().splitlines()[-1] == str(out)
+    for suffix in ("png", "pdf", "csv"):
+        assert (out / f"{name}.{suffix}").stat().st_size > 0
+    assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with open(out / f"{name}.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) > 0
+
+
+def test_the_readme_names_every_figure():
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert all(f"`{name}`" in readme for name in FIGURES)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nope", "--models", "SES"], "unknown figure 'nope'"),
+    (["density", "--models", "EMPTY"], "holds no models"),
+    (["learned_rewards", "--models", "SES"], "no reward networks for CliffWalking-v1"),
+    (["density", "--models", "SES", "--env", "Acrobot-v1"], "no synthetic environments for Acrobot-v1"),
+    (["density", "--models", "SES", "ACROBOT_SE"], "is for Acrobot-v1, not for CartPole-v0"),
+    (["success", "--models", "SES"], "no learn_env runs"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message, inputs, tmp_path):
+    (tmp_path / "empty").mkdir()
+    acrobot = load_config(None, ["env=Acrobot-v1", "synthetic_env.hidden_size=8"])
+    save_synthetic_env(tmp_path / "acrobot.pt", SyntheticEnvNets.initialise([1], real_env_spec("Acrobot-v1"), 8, 1,
+                                                                           "leakyrelu"), 0, acrobot, {})
+    named = {"SES": inputs["ses"], "EMPTY": tmp_path / "empty", "ACROBOT_SE": tmp_path / "acrobot.pt"}
+    args = [str(named.get(a, a)) for a in args]
+    completed = run_entry_point("experiments.figures", *args, "--out", tmp_path / "out")
+    assert completed.returncode == 2, completed.stderr
+    assert message in completed.stderr and len(completed.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
