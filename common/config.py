@@ -17,7 +17,7 @@ from nes.objectives import OBJECTIVES
 from common.schema import ACTIVATIONS, option, section
 from models.reward_env_nets import REWARD_TYPES, check_reward_type, reward_type_name
 
-BACKENDS = ("batched", "serial", "processes")
+BACKENDS = ("batched", "serial", "processes", "dask")
 
 
 # One section per registered agent, each with the hyperparameters its own file declares.
@@ -82,9 +82,11 @@ class ProtocolConfig:
 
 @dataclass
 class EvaluatorConfig:
-    backend: str = option("batched", "who runs the members: batched, serial or processes", choices=BACKENDS)
-    workers: int = option(2, "worker processes of the processes backend", low=1)
+    backend: str = option("batched", "who runs the members: batched, serial, processes or dask", choices=BACKENDS)
+    workers: int = option(2, "worker processes of the processes and dask backends", low=1)
     threads: int = option(1, "torch threads per process", low=1)
+    scheduler: str = option("", "dask backend: address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786); "
+                            "empty: start a LocalCluster of evaluator.workers processes on 127.0.0.1")
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Learn a synthetic environment with NES (default: CartPole-v0 with DDQN, on this PC).
 
-    python -m experiments.learn_env [--config F] [--set k=v ...] [--seed N] [--evaluator B]
+    python -m experiments.learn_env [--config F] [--set k=v ...] [--seed N] [--evaluator B] [--scheduler ADDRESS]
                                     [--out DIR] [--resume DIR]
 
 Writes a run directory (config.yaml, metrics.csv, latest.pt, best.pt, summary.json, tensorboard/)
@@ -35,6 +35,7 @@ def parse_args(argv):
     add_config_flags(parser, DEFAULT_CONFIG)
     parser.add_argument("--evaluator", choices=sorted(BACKENDS), help="evaluation backend (evaluator.backend)")
     parser.add_argument("--workers", type=int, help="worker processes for the processes backend (evaluator.workers)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="dask backend: a running Dask scheduler (evaluator.scheduler)")
     parser.add_argument("--out", type=Path, help="run directory (default: results/<env>__learn_env__<seed>__<time>)")
     parser.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR from its latest.pt")
     return parser.parse_args(argv)
@@ -46,6 +47,8 @@ def cli_overrides(args) -> list[str]:
         overrides.append(f"evaluator.backend={args.evaluator}")
     if args.workers is not None:
         overrides.append(f"evaluator.workers={args.workers}")
+    if args.scheduler is not None:
+        overrides.append(f"evaluator.scheduler={args.scheduler}")
     return overrides
 
 
