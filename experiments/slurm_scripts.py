@@ -79,7 +79,7 @@ SUBMIT_HEADER = """\
 # Submits this layout's jobs in order, from the layout directory: bash submit.sh
 set -euo pipefail
 cd "$(dirname "$0")"
-mkdir -p logs
+mkdir -p {folders}
 """
 
 
@@ -157,7 +157,7 @@ def nes_layout(args) -> dict[str, str]:
     backend = "--evaluator files --workers 0 --sync-dir sync"
     master = RESUMABLE_RUN.format(run="run", seed="", backend=backend)
     master += "python -m experiments.worker --sync-dir sync --stop\n"
-    submit = (SUBMIT_HEADER + "master=$(sbatch --parsable master.sbatch)\n"
+    submit = (SUBMIT_HEADER.format(folders="logs sync") + "master=$(sbatch --parsable master.sbatch)\n"
               "workers=$(sbatch --parsable --dependency=after:${master%%;*} workers.sbatch)\n"
               'echo "NES master job ${master%%;*}, worker array ${workers%%;*}; logs in logs/"\n')
     return {"master.sbatch": batch_script(args, "synthenv-master", "The NES master: writes member tasks to "
@@ -170,7 +170,7 @@ def bohb_layout(args) -> dict[str, str]:
               "--out bohb --workers 0\npython -m experiments.worker --sync-dir sync --stop\n")
     nes_master = ("python -m experiments.tune --worker --out bohb --set evaluator.backend=files "
                   "--set evaluator.sync_dir=sync --set evaluator.workers=0\n")
-    submit = (SUBMIT_HEADER + "bohb=$(sbatch --parsable bohb_master.sbatch)\n"
+    submit = (SUBMIT_HEADER.format(folders="logs sync") + "bohb=$(sbatch --parsable bohb_master.sbatch)\n"
               "nes=$(sbatch --parsable --dependency=after:${bohb%%;*} bohb_workers.sbatch)\n"
               "workers=$(sbatch --parsable --dependency=after:${nes%%;*} workers.sbatch)\n"
               'echo "BOHB master ${bohb%%;*}, BOHB workers ${nes%%;*}, NES workers ${workers%%;*}; logs in logs/"\n')
@@ -185,7 +185,7 @@ def bohb_layout(args) -> dict[str, str]:
 def sweep_layout(args) -> dict[str, str]:
     body = RESUMABLE_RUN.format(run="seed_$SLURM_ARRAY_TASK_ID", seed="--seed $SLURM_ARRAY_TASK_ID ", backend="")
     body = body.replace(" \n", "\n")
-    submit = SUBMIT_HEADER + ("sweep=$(sbatch --parsable sweep.sbatch)\n"
+    submit = SUBMIT_HEADER.format(folders="logs") + ("sweep=$(sbatch --parsable sweep.sbatch)\n"
                               'echo "sweep array ${sweep%%;*}; logs in logs/, runs in seed_<n>/"\n')
     return {"sweep.sbatch": batch_script(args, "synthenv-sweep", "One learn_env per seed (the array task id), "
                                          "batched on one core, in seed_<n>/.", body, array=args.seeds),
