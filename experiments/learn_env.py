@@ -1,7 +1,7 @@
 """Learn a synthetic environment with NES (default: CartPole-v0 with DDQN, on this PC).
 
-    python -m experiments.learn_env [--config F] [--set k=v ...] [--seed N] [--evaluator B] [--scheduler ADDRESS]
-                                    [--out DIR] [--resume DIR]
+    python -m experiments.learn_env [--config F] [--set k=v ...] [--seed N] [--evaluator B]
+                                    [--workers N] [--sync-dir D] [--scheduler ADDRESS] [--out DIR] [--resume DIR]
 
 Writes a run directory (config.yaml, metrics.csv, latest.pt, best.pt, summary.json, tensorboard/)
 and prints its path as the last line.
@@ -34,7 +34,10 @@ def parse_args(argv):
     parser = make_parser(__doc__)
     add_config_flags(parser, DEFAULT_CONFIG)
     parser.add_argument("--evaluator", choices=sorted(BACKENDS), help="evaluation backend (evaluator.backend)")
-    parser.add_argument("--workers", type=int, help="worker processes for the processes backend (evaluator.workers)")
+    parser.add_argument("--workers", type=int, help="worker processes of the processes backend, local workers of "
+                                                    "the files backend (evaluator.workers)")
+    parser.add_argument("--sync-dir", help="sync directory of the files backend (evaluator.sync_dir; "
+                                           "default <run_dir>/sync)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="dask backend: a running Dask scheduler (evaluator.scheduler)")
     parser.add_argument("--out", type=Path, help="run directory (default: results/<env>__learn_env__<seed>__<time>)")
     parser.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR from its latest.pt")
@@ -47,8 +50,10 @@ def cli_overrides(args) -> list[str]:
         overrides.append(f"evaluator.backend={args.evaluator}")
     if args.workers is not None:
         overrides.append(f"evaluator.workers={args.workers}")
+    if args.sync_dir is not None:
+        overrides.append(f"evaluator.sync_dir={json.dumps(args.sync_dir)}")  # quoted: any path is a string
     if args.scheduler is not None:
-        overrides.append(f"evaluator.scheduler={args.scheduler}")
+        overrides.append(f"evaluator.scheduler={json.dumps(args.scheduler)}")
     return overrides
 
 
@@ -105,7 +110,7 @@ def main(argv=None) -> Path:
         run_dir = fresh_run_dir(args.out, run_id)
         state = None
     save_config(config, run_dir / "config.yaml")
-    evaluator = make_evaluator(config)
+    evaluator = make_evaluator(config, run_dir)
     master = NESMaster(config, evaluator, run_dir, run_id, state)
     bar = tqdm(total=config.nes.max_iterations, initial=master.state.iteration, desc="NES", unit="it",
                dynamic_ncols=True, file=sys.stderr)

@@ -43,9 +43,6 @@ class DaskEvaluator:
             except (OSError, TimeoutError, ValueError) as error:
                 raise UserError(f"cannot reach the Dask scheduler at {address}: {error}") from None
         else:
-            if config.evaluator.workers < 1:
-                raise UserError("the dask backend without evaluator.scheduler needs evaluator.workers >= 1 "
-                                "local workers")
             self.cluster = LocalCluster(n_workers=config.evaluator.workers, threads_per_worker=1, processes=True,
                                         host="127.0.0.1", dashboard_address=None)
             self.client = Client(self.cluster)

@@ -1,0 +1,269 @@
+"""The sync directory of the ``files`` backend: its layout, file format, claims, leases and waiting.
+
+Masters and workers share nothing but a directory (a shared filesystem on a cluster); no ports.
+
+    D/runs/<run_id>/config            the run's merged config, written by its master
+    D/runs/<run_id>/tasks/<it>-<m>    member m of iteration it, waiting to be run
+    D/runs/<run_id>/claims/<it>-<m>   a worker's claim on it (holds the worker's name)
+    D/runs/<run_id>/results/<it>-<m>  its result
+    D/workers/<name>                  a live worker: its pid; its heartbeat renews the mtime
+    D/control/stop                    ``worker --stop``: every worker started before it exits
+    D/control/stop-<name>             the one worker <name> exits (its master started it)
+
+Every config, task and result file is one JSON header line, then ``size`` payload bytes. The header
+names the file (format, kind, run_id, iteration, member) and holds the sha256 of that identity and
+the payload, so a reader detects a truncated, corrupt or foreign file instead of trusting it. Task
+payloads are ``torch.save`` dicts (seed, time_budget, psi, eps; loaded weights-only, tensors exact),
+result payloads are the JSON of a ``MemberResult`` (Python's float repr round-trips exactly).
+
+Files are written to a temp name and renamed into place after fsync, so a reader sees all or nothing.
+A claim is created with O_CREAT|O_EXCL: of two workers racing for a task exactly one gets it. Its
+mtime is its lease: the worker's heartbeat thread renews it through the open descriptor, and a
+master that sees it unchanged for ``lease_seconds`` (by its own clock) deletes it, which issues the
+task again. A re-run gives the same result (seeds are fixed per member), so a late duplicate is harmless.
+"""
+import ctypes
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import select
+import time
+from pathlib import Path
+
+import torch
+
+from common.files import atomic_write
+from nes.tasks import MemberResult, MemberTask
+
+FORMAT = "synthenv-sync/1"
+TEMP_PREFIX = "."
+
+
+class BadFile(Exception):
+    """A sync file that is truncated, corrupt, foreign or of another format."""
+
+
+def member_name(iteration: int, member: int) -> str:
+    return f"{iteration}-{member}"
+
+
+def parse_member_name(name: str) -> tuple[int, int] | None:
+    iteration, sep, member = name.partition("-")
+    if not sep or not iteration.isdigit() or not member.isdigit():
+        return None
+    return int(iteration), int(member)
+
+
+def visible_names(directory: Path) -> list[str]:
+    """File names in ``directory`` without temp files ([] if it does not exist)."""
+    try:
+        return [name for name in os.listdir(directory) if not name.startswith(TEMP_PREFIX)]
+    except FileNotFoundError:
+        return []
+
+
+class RunPaths:
+    """Where one run's files live inside a sync directory."""
+
+    def __init__(self, sync_dir: Path, run_id: str):
+        self.root = Path(sync_dir) / "runs" / run_id
+        self.config, self.tasks, self.claims, self.results = (self.root / "config", self.root / "tasks",
+                                                              self.root / "claims", self.root / "results")
+
+    def make(self) -> None:
+        for directory in (self.tasks, self.claims, self.results):
+            directory.mkdir(parents=True, exist_ok=True)
+
+
+def _digest(identity: dict, payload: bytes) -> str:
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode() + b"\n" + payload).hexdigest()
+
+
+def write_file(path: Path, kind: str, run_id: str, iteration: int, member: int, payload: bytes, **extra) -> None:
+    identity = {"format": FORMAT, "kind": kind, "run_id": run_id, "iteration": iteration, "member": member}
+    header = {**identity, **extra, "size": len(payload), "sha256": _digest(identity, payload)}
+    atomic_write(path, lambda handle: handle.write(json.dumps(header).encode() + b"\n" + payload))
+
+
+def read_file(path: Path, kind: str, run_id: str | None = None, iteration: int | None = None,
+              member: int | None = None) -> tuple[dict, bytes]:
+    """(header, payload) of a sync file; raises BadFile if it is not exactly what was asked for."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise BadFile("gone") from None
+    line, sep, payload = data.partition(b"\n")
+    try:
+        header = json.loads(line) if sep else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise BadFile("not a sync file (no header)")
+    identity = {key: header.get(key) for key in ("format", "kind", "run_id", "iteration", "member")}
+    if header.get("size") != len(payload):
+        raise BadFile(f"truncated ({len(payload)} of {header.get('size')} payload bytes)")
+    if header.get("sha256") != _digest(identity, payload):
+        raise BadFile("checksum mismatch")
+    wanted = {"kind": kind, "run_id": run_id, "iteration": iteration, "member": member}
+    for key, value in wanted.items():
+        if value is not None and header[key] != value:
+            raise BadFile(f"foreign file: {key} is {header[key]!r}, expected {value!r}")
+    return header, payload
+
+
+def tensors_to_bytes(data: dict) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    return buffer.getvalue()
+
+
+def tensors_from_bytes(payload: bytes) -> dict:
+    try:
+        return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise BadFile(f"unreadable task payload ({type(error).__name__})") from None
+
+
+def write_config(paths: RunPaths, run_id: str, config: dict) -> None:
+    write_file(paths.config, "config", run_id, -1, -1, json.dumps(config, sort_keys=True).encode())
+
+
+def read_config(paths: RunPaths, run_id: str) -> dict:
+    return json.loads(read_file(paths.config, "config", run_id)[1])
+
+
+def write_task(paths: RunPaths, task: MemberTask, time_budget: float) -> None:
+    payload = tensors_to_bytes({"seed": task.seed, "time_budget": time_budget, "psi": task.psi, "eps": task.eps})
+    write_file(paths.tasks / member_name(task.iteration, task.member), "task", task.run_id, task.iteration,
+               task.member, payload)
+
+
+def read_task(path: Path, run_id: str) -> tuple[MemberTask, float]:
+    """The task in ``path`` and its time budget; raises BadFile."""
+    header, payload = read_file(path, "task", run_id)
+    data = tensors_from_bytes(payload)
+    task = MemberTask(run_id=run_id, iteration=header["iteration"], member=header["member"], seed=data["seed"],
+                      psi=data["psi"], eps=data["eps"])
+    return task, data["time_budget"]
+
+
+def write_result(paths: RunPaths, result: MemberResult) -> None:
+    payload = json.dumps(dataclasses.asdict(result)).encode()
+    write_file(paths.results / member_name(result.iteration, result.member), "result", result.run_id,
+               result.iteration, result.member, payload, written_at=time.time())
+
+
+def read_result(path: Path, run_id: str, iteration: int, member: int) -> tuple[MemberResult, float]:
+    """The result in ``path`` and the wall time it was written at; raises BadFile."""
+    header, payload = read_file(path, "result", run_id, iteration, member)
+    try:
+        result = MemberResult(**json.loads(payload))
+    except (json.JSONDecodeError, TypeError):
+        raise BadFile("unreadable result payload") from None
+    if (result.run_id, result.iteration, result.member) != (run_id, iteration, member):
+        raise BadFile("foreign file: its result is for another member")
+    return result, header.get("written_at", 0.0)
+
+
+def try_claim(path: Path, owner: str) -> int | None:
+    """An open descriptor of the new claim file, or None if another worker holds the claim."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except (FileExistsError, FileNotFoundError):
+        return None
+    os.write(fd, owner.encode())
+    return fd
+
+
+def release_claim(path: Path, fd: int) -> None:
+    """Close our claim and delete it if it is still ours (the master may have re-issued it)."""
+    try:
+        if os.stat(path).st_ino == os.fstat(fd).st_ino:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def claim_owner(path: Path) -> str | None:
+    try:
+        return Path(path).read_text()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+
+
+class LeaseWatch:
+    """Decides lease expiry by the watcher's own monotonic clock (no clock sync across nodes needed)."""
+
+    def __init__(self, lease_seconds: float):
+        self.lease_seconds = lease_seconds
+        self.seen: dict[Path, tuple[tuple, float]] = {}
+
+    def expired(self, path: Path) -> bool:
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            self.seen.pop(path, None)
+            return False
+        signature, now = (stat.st_ino, stat.st_mtime_ns), time.monotonic()
+        previous = self.seen.get(path)
+        if previous is None or previous[0] != signature:
+            self.seen[path] = (signature, now)
+            return False
+        return now - previous[1] > self.lease_seconds
+
+
+class Backoff:
+    """Exponential back-off: 5 ms, 10 ms, ... capped at 0.5 s; ``reset`` after progress."""
+
+    def __init__(self, first: float = 0.005, cap: float = 0.5):
+        self.first, self.cap, self.delay = first, cap, first
+
+    def reset(self) -> None:
+        self.delay = self.first
+
+    def next(self) -> float:
+        delay, self.delay = self.delay, min(self.cap, self.delay * 2)
+        return delay
+
+
+_IN_EVENTS = 0x8 | 0x80 | 0x100 | 0x200  # IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE
+
+
+class ChangeWaiter:
+    """Sleep until a watched directory changes or the timeout passes.
+
+    Uses Linux inotify (through libc) where it exists, so a local change wakes the waiter at once;
+    elsewhere, and for changes made by other nodes of a network filesystem, the timeout (the
+    caller's back-off) is what notices them.
+    """
+
+    def __init__(self):
+        try:
+            self.libc = ctypes.CDLL(None, use_errno=True)
+            self.fd = self.libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        except (OSError, AttributeError):
+            self.fd = -1
+
+    def wait(self, directories, timeout: float) -> None:
+        if self.fd < 0:
+            time.sleep(timeout)
+            return
+        for directory in directories:
+            # Adding a watch again is a no-op; a directory deleted and made again gets a new one.
+            self.libc.inotify_add_watch(self.fd, str(directory).encode(), _IN_EVENTS)
+        readable, _, _ = select.select([self.fd], [], [], timeout)
+        if readable:
+            try:
+                while os.read(self.fd, 65536):
+                    pass
+            except BlockingIOError:
+                pass
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1

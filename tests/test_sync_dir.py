@@ -1,0 +1,149 @@
+"""The sync-dir protocol pieces: file format, atomic claims, leases, back-off."""
+import math
+import multiprocessing
+import os
+import time
+
+import pytest
+import torch
+
+from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, LeaseWatch, RunPaths, read_file, read_result, read_task,
+                          release_claim, try_claim, write_file, write_result, write_task)
+from nes.tasks import MemberResult, MemberTask
+
+
+def a_result(run_id="run", iteration=0, member=1) -> MemberResult:
+    return MemberResult(run_id=run_id, iteration=iteration, member=member, score=0.1 + 0.2, score_orig=-math.inf,
+                        test_return_orig=12.5, flipped=True, seconds=1.25, timed_out=False, failed=True,
+                        real_env_steps=17, synthetic_steps=123)
+
+
+@pytest.fixture
+def paths(tmp_path):
+    paths = RunPaths(tmp_path, "run")
+    paths.make()
+    return paths
+
+
+def test_task_files_round_trip_psi_and_eps_exactly(paths):
+    generator = torch.Generator().manual_seed(0)
+    task = MemberTask(run_id="run", iteration=3, member=5, seed=2**40 + 7, psi=torch.randn(1000, generator=generator),
+                      eps=torch.randn(1000, generator=generator) * 1e-7)
+    write_task(paths, task, 12.5)
+    back, budget = read_task(paths.tasks / "3-5", "run")
+    assert budget == 12.5 and (back.run_id, back.iteration, back.member, back.seed) == ("run", 3, 5, 2**40 + 7)
+    assert torch.equal(back.psi, task.psi) and torch.equal(back.eps, task.eps)
+
+
+def test_result_files_round_trip_exactly(paths):
+    write_result(paths, a_result())
+    result, written_at = read_result(paths.results / "0-1", "run", 0, 1)
+    assert result == a_result() and abs(written_at - time.time()) < 60
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda data: data[:-3], "truncated"),
+    (lambda data: data[:20], "not a sync file"),
+    (lambda data: data[:-1] + bytes([data[-1] ^ 1]), "checksum mismatch"),
+    (lambda data: b"", "not a sync file"),
+])
+def test_damaged_files_are_detected(paths, damage, reason):
+    write_result(paths, a_result())
+    path = paths.results / "0-1"
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(BadFile, match=reason):
+        read_result(path, "run", 0, 1)
+
+
+@pytest.mark.parametrize("wanted, reason", [
+    (("other-run", 0, 1), "run_id is 'run', expected 'other-run'"),
+    (("run", 1, 1), "iteration is 0, expected 1"),
+    (("run", 0, 2), "member is 1, expected 2"),
+])
+def test_foreign_files_are_detected(paths, wanted, reason):
+    write_result(paths, a_result())
+    with pytest.raises(BadFile, match=reason):
+        read_result(paths.results / "0-1", *wanted)
+
+
+def test_a_header_edited_to_look_like_ours_fails_the_checksum(paths):
+    write_result(paths, a_result(run_id="theirs"))
+    path = paths.results / "0-1"
+    path.write_bytes(path.read_bytes().replace(b'"run_id": "theirs"', b'"run_id": "run"', 1))
+    with pytest.raises(BadFile, match="checksum mismatch"):
+        read_file(path, "result", "run")
+
+
+def _claim_all(directory, names, owner, barrier, queue):
+    barrier.wait()
+    won = []
+    for name in names:
+        fd = try_claim(directory / name, owner)
+        if fd is not None:
+            won.append(name)
+            os.close(fd)
+    queue.put((owner, won))
+
+
+def test_two_racing_claimers_never_win_the_same_claim(tmp_path):
+    names = [f"0-{m}" for m in range(300)]
+    context = multiprocessing.get_context("fork")
+    barrier, queue = context.Barrier(2), context.Queue()
+    claimers = [context.Process(target=_claim_all, args=(tmp_path, names, owner, barrier, queue))
+                for owner in ("a", "b")]
+    for claimer in claimers:
+        claimer.start()
+    won = dict(queue.get(timeout=60) for _ in claimers)
+    for claimer in claimers:
+        claimer.join(timeout=60)
+    assert not set(won["a"]) & set(won["b"])
+    assert sorted(won["a"] + won["b"]) == sorted(names)
+    assert all(name in won[(tmp_path / name).read_text()] for name in names)
+
+
+def test_a_claim_is_given_back_only_by_its_owner(tmp_path):
+    claim = tmp_path / "0-0"
+    first = try_claim(claim, "a")
+    assert first is not None and try_claim(claim, "b") is None
+    claim.unlink()                      # the master re-issued it ...
+    second = try_claim(claim, "b")      # ... and worker b claimed it again
+    release_claim(claim, first)         # a late release by a must not free b's claim
+    assert claim.read_text() == "b"
+    release_claim(claim, second)
+    assert not claim.exists()
+
+
+def test_a_lease_expires_without_heartbeat_and_lives_with_one(tmp_path):
+    silent, beating = tmp_path / "0-0", tmp_path / "0-1"
+    silent_fd, beating_fd = try_claim(silent, "a"), try_claim(beating, "b")
+    watch = LeaseWatch(0.3)
+    assert not watch.expired(silent) and not watch.expired(beating)
+    deadline = time.monotonic() + 0.6
+    while time.monotonic() < deadline:
+        os.utime(beating_fd)
+        time.sleep(0.05)
+        assert not watch.expired(beating)
+    assert watch.expired(silent)
+    assert not watch.expired(tmp_path / "gone")
+    os.close(silent_fd)
+    os.close(beating_fd)
+
+
+def test_backoff_doubles_from_5_ms_to_half_a_second():
+    backoff = Backoff()
+    delays = [backoff.next() for _ in range(10)]
+    assert delays[:4] == [0.005, 0.01, 0.02, 0.04] and max(delays) == 0.5 and delays[-1] == 0.5
+    backoff.reset()
+    assert backoff.next() == 0.005
+
+
+def test_change_waiter_wakes_on_a_new_file_before_its_timeout(tmp_path):
+    waiter = ChangeWaiter()
+    if waiter.fd < 0:
+        pytest.skip("no inotify here: the waiter falls back to sleeping its timeout")
+    waiter.wait([tmp_path], 0)
+    write_file(tmp_path / "x", "result", "run", 0, 0, b"")
+    start = time.monotonic()
+    waiter.wait([tmp_path], 5.0)
+    waiter.close()
+    assert time.monotonic() - start < 1.0
