@@ -97,8 +97,8 @@ def parse_args(argv):
     parser.add_argument("--time", default="24:00:00", help="time limit of every job ([D-]HH:MM:SS)")
     parser.add_argument("--partition", help="SLURM partition (default: the cluster's default)")
     parser.add_argument("--mem", help="memory per job, e.g. 4G (default: the cluster's default)")
-    parser.add_argument("--idle-exit", type=float, default=600.0,
-                        help="seconds a worker waits without work before it exits")
+    parser.add_argument("--idle-exit", type=float,
+                        help="seconds a worker waits without work before it exits (default: evaluator.worker_idle_exit)")
     return parser.parse_args(argv)
 
 
@@ -122,7 +122,7 @@ def check_args(args) -> None:
         raise UserError(f"--mem must be a number with an optional K/M/G/T unit, got {args.mem!r}")
     if args.partition is not None and not NAME_PATTERN.match(args.partition):
         raise UserError(f"--partition {args.partition!r} is not a partition name")
-    if args.idle_exit <= 0:
+    if args.idle_exit is not None and args.idle_exit <= 0:
         raise UserError(f"--idle-exit must be > 0 seconds, got {args.idle_exit}")
 
 
@@ -197,6 +197,8 @@ def main(argv=None) -> Path:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     check_args(args)
     config = config_from_args(args)
+    if args.idle_exit is None:
+        args.idle_exit = config.evaluator.worker_idle_exit
     directory = layout_dir(args.out, run_name(config.env, f"slurm_{args.layout}", config.seed))
     save_config(config, directory / "config.yaml")
     if args.layout == "bohb":

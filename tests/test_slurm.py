@@ -1,10 +1,14 @@
 """The generated SLURM layouts, submitted to a live single-node SLURM (tests/slurm_cluster.py).
 
 The nes layout runs a tiny NES through a master job and a 2-task worker array to the same metrics
-as a batched run; an array task cancelled mid-iteration loses no work (its lease expires and its
-tasks are issued again), so the final SE equals an undisturbed run's; the sweep layout runs two
+as a batched run; array tasks cancelled or killed mid-iteration lose no work (their claims are
+handed back, or their leases expire, and their tasks are issued again), so the final SE equals an
+undisturbed run's; the sweep layout runs two
 seeds; the bohb layout's scripts are valid bash.
 """
+import os
+import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -84,24 +88,42 @@ def test_nes_layout_runs_a_tiny_nes_through_a_master_and_a_worker_array(slurm, r
         == metrics_without_wall_clock(reference_dir / "metrics.csv"), logs(layout)
 
 
-def test_a_cancelled_array_task_loses_no_work(slurm, tmp_path):
-    sets = (*REFERENCE_RUN_SETS, "nes.max_iterations=3", "nes.population=4", "agents.ddqn.train_episodes=12",
+def busy_array_tasks(layout_dir: Path, job: str, iteration: int) -> list[str]:
+    """Worker array tasks whose log says they claimed members of ``iteration``."""
+    return sorted(f"{job}_{p.stem.rsplit('_', 1)[1]}" for p in (layout_dir / "logs").glob(f"synthenv-worker.{job}_*")
+                  if f"iteration {iteration} members" in p.read_text())
+
+
+def worker_pid(layout_dir: Path, array_task: str) -> int:
+    """The pid of the worker process of ``array_task`` (12_3), from its registration in the sync dir."""
+    log = (layout_dir / "logs" / f"synthenv-worker.{array_task}.out").read_text()
+    name = re.search(r"worker (\S+) serves", log)[1]
+    return int((layout_dir / "sync" / "workers" / name).read_text())
+
+
+def test_cancelled_array_tasks_lose_no_work(slurm, tmp_path):
+    sets = (*REFERENCE_RUN_SETS, "nes.max_iterations=2", "nes.population=6", "agents.ddqn.train_episodes=8",
             SHORT_LEASE)
     undisturbed = tmp_path / "undisturbed"
     completed = run_entry_point("experiments.learn_env", *set_flags(sets), "--out", undisturbed)
     assert completed.returncode == 0, completed.stderr
-    layout = write_layout("nes", tmp_path / "nes", *set_flags(sets), "--workers", "2", "--idle-exit", "120")
+    layout = write_layout("nes", tmp_path / "nes", *set_flags(sets), "--workers", "3", "--idle-exit", "120")
     job = submit(slurm, layout).split("worker array ")[1].split(";")[0]
-    # Cancel worker 0 right after the first iteration: the second one is then under way.
-    wait_for(lambda: finished_iterations(layout / "run") >= 1, 300, "the first iteration\n" + logs(layout))
-    assert slurm.job_states().get(f"{job}_0") == "RUNNING", slurm.job_states()
-    slurm.run("scancel", f"{job}_0")
-    wait_for(lambda: f"{job}_0" not in slurm.job_states(), 30, "the cancelled task to leave the queue")
+    # Two workers that hold claims in the second iteration: one is cancelled (SIGTERM: it hands its
+    # claims back), the other's process is killed outright as if its node died (its leases must expire).
+    wait_for(lambda: len(busy_array_tasks(layout, job, 1)) >= 2, 300, "two busy workers\n" + logs(layout))
+    cancelled, killed = busy_array_tasks(layout, job, 1)[:2]
+    slurm.run("scancel", cancelled)
+    os.kill(worker_pid(layout, killed), signal.SIGKILL)
+    wait_for(lambda: not {cancelled, killed} & set(slurm.job_states()), 30, "the tasks to leave the queue")
     slurm.wait_until_empty(timeout=300)
-    assert finished_iterations(layout / "run") == 3, logs(layout)
+    assert finished_iterations(layout / "run") == 2, logs(layout)
+    master_log = next((layout / "logs").glob("synthenv-master.*")).read_text()
+    assert "of iteration 1: the claim of worker" in master_log and "lost its lease; issued again" in master_log, \
+        logs(layout)
     final = torch.load(layout / "run" / "latest.pt", weights_only=False)
     expected = torch.load(undisturbed / "latest.pt", weights_only=False)
-    assert final["iteration"] == 3
+    assert final["iteration"] == 2
     assert torch.equal(final["psi"], expected["psi"]), logs(layout)
 
 

@@ -41,7 +41,7 @@ def test_jobs_call_the_real_entry_points_with_paths_relative_to_the_layout_direc
            "--sync-dir sync" in master
     assert "python -m experiments.learn_env --resume run" in master
     assert "python -m experiments.worker --sync-dir sync --stop" in master
-    assert "python -m experiments.worker --sync-dir sync --idle-exit 600 --threads 1" \
+    assert "python -m experiments.worker --sync-dir sync --idle-exit 300 --threads 1" \
         in (nes_layout / "workers.sbatch").read_text()
     for name in ("master.sbatch", "workers.sbatch", "submit.sh"):
         assert str(nes_layout) not in (nes_layout / name).read_text()
