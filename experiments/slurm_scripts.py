@@ -98,7 +98,8 @@ def parse_args(argv):
     parser.add_argument("--partition", help="SLURM partition (default: the cluster's default)")
     parser.add_argument("--mem", help="memory per job, e.g. 4G (default: the cluster's default)")
     parser.add_argument("--idle-exit", type=float,
-                        help="seconds a worker waits without work before it exits (default: evaluator.worker_idle_exit)")
+                        help="seconds a worker waits without work before it exits "
+                             "(default: evaluator.worker_idle_exit)")
     return parser.parse_args(argv)
 
 

@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 from experiments.cli import machine_line, record_benchmark
 from tests.helpers import entry_point_env, metrics_without_wall_clock, run_entry_point, set_flags
 from tests.slurm_cluster import SlurmCluster, missing_reason
@@ -62,6 +64,7 @@ def main(argv=None) -> None:
     parser.add_argument("--train-episodes", type=int, default=5)
     parser.add_argument("--record", action="store_true", help="write the table into BENCHMARKS.md")
     args = parser.parse_args(argv)
+    torch.set_num_threads(1)  # as in every run it starts (one OpenMP thread), so the machine line says so
     reason = missing_reason()
     if reason:
         sys.exit(f"cannot start a SLURM here: {reason}")
@@ -76,8 +79,8 @@ def main(argv=None) -> None:
     }
     bring_up, end_to_end[f"SLURM nes layout (master job + {w}-task array)"] = slurm_run(sets, out, args.workers)
     runs = dict(zip(end_to_end, [out / "batched", out / "dask", out / "files", out / "slurm_layout" / "run"]))
-    same = all(metrics_without_wall_clock(d / "metrics.csv") == metrics_without_wall_clock(out / "batched" / "metrics.csv")
-               for d in runs.values())
+    reference = metrics_without_wall_clock(out / "batched" / "metrics.csv")
+    same = all(metrics_without_wall_clock(d / "metrics.csv") == reference for d in runs.values())
     lines = [f"Tiny NES: CartPole-v0 SE, DDQN, population {args.population} (48 agents per iteration), "
              f"train_episodes={args.train_episodes}, test_episodes=2, {args.iterations} iterations, seed 1.  ",
              machine_line(), f"Identical metrics on every backend: {same}. SLURM bring-up "

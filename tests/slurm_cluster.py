@@ -120,9 +120,10 @@ class SlurmCluster:
         state = self.run("sinfo", "-h", "-N", "-o", "%t", check=False).stdout.strip()
         return state in ("idle", "mix", "alloc")
 
-    def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+    def run(self, *command: str, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
         """A SLURM client command against this cluster."""
-        return subprocess.run(list(command), env=self.env, capture_output=True, text=True, check=check, timeout=60)
+        return subprocess.run(list(command), env=self.env, capture_output=True, text=True, check=check, timeout=60,
+                              cwd=cwd)
 
     def job_states(self) -> dict[str, str]:
         """``{job id (array tasks as 12_3): state}`` of the jobs SLURM still lists."""

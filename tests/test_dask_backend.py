@@ -1,4 +1,5 @@
-"""The dask backend: same scores as batched, a local cluster on 127.0.0.1 only, dead workers redone."""
+"""The dask backend: a local cluster on 127.0.0.1 only, the batched scores even when a worker dies,
+and learn_env on it gives the batched run's metrics."""
 import math
 import os
 import signal
@@ -43,12 +44,8 @@ def evaluator():
     evaluator.close()
 
 
-def test_dask_backend_gives_the_batched_scores(evaluator, tasks, expected):
-    assert type(evaluator) is DaskEvaluator
-    assert scores(evaluator.evaluate(tasks, math.inf)) == expected
-
-
 def test_local_cluster_listens_on_127_0_0_1_only(evaluator):
+    assert type(evaluator) is DaskEvaluator
     assert evaluator.client.scheduler.address.startswith("tcp://127.0.0.1:")
     assert all(address.startswith("tcp://127.0.0.1:") for address in evaluator.client.scheduler_info()["workers"])
     me = psutil.Process()

@@ -73,6 +73,13 @@ def test_sweep_layout_runs_one_learn_env_per_seed(slurm, reference_run, tmp_path
     seed_3 = metrics_without_wall_clock(layout / "seed_3" / "metrics.csv")
     assert seed_3 == metrics_without_wall_clock(reference_dir / "metrics.csv"), logs(layout)
     assert metrics_without_wall_clock(layout / "seed_4" / "metrics.csv") != seed_3
+    # A task submitted again resumes its run (here: already complete, so it only rewrites the summary).
+    slurm.run("sbatch", "--array=3", "sweep.sbatch", cwd=layout)
+    slurm.wait_until_empty(timeout=120)
+    resumed = sorted((layout / "logs").glob("synthenv-sweep.*_3.out"),
+                     key=lambda path: int(path.stem.split(".")[1].split("_")[0]))
+    assert len(resumed) == 2 and "after 4 iterations" in resumed[-1].read_text(), logs(layout)
+    assert metrics_without_wall_clock(layout / "seed_3" / "metrics.csv") == seed_3
 
 
 def test_nes_layout_runs_a_tiny_nes_through_a_master_and_a_worker_array(slurm, reference_run, tmp_path):
