@@ -19,7 +19,7 @@ from tests.helpers import (REFERENCE_RUN_SETS, TINY_OVERRIDES, last_stdout_line,
 
 # Long enough trainings (seconds per chunk) that a kill lands while members are running.
 CONFIG = load_config(None, [*TINY_OVERRIDES, "nes.population=3", "evaluator.backend=dask", "evaluator.workers=2",
-                            "agents.ddqn.train_episodes=25"])
+                            "agents.ddqn.train_episodes=12"])
 
 
 def scores(results):
@@ -55,15 +55,25 @@ def test_local_cluster_listens_on_127_0_0_1_only(evaluator):
     assert {address.ip for address in listening} == {"127.0.0.1"}
 
 
+def busy_worker_pid(evaluator: DaskEvaluator, timeout: float = 120) -> int:
+    """The pid of a worker that the scheduler says is computing a chunk right now."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = [address for address, keys in evaluator.client.processing().items() if keys]
+        if busy:
+            return evaluator.client.run(os.getpid, workers=busy[:1])[busy[0]]
+        time.sleep(0.05)
+    raise TimeoutError("no worker got a chunk")
+
+
 def test_a_killed_dask_worker_has_its_chunk_redone_with_the_same_scores(evaluator, tasks, expected):
-    pids = list(evaluator.client.run(os.getpid).values())
     with ThreadPoolExecutor(1) as runner:
         pending = runner.submit(evaluator.evaluate, tasks, math.inf)
-        time.sleep(4.0)
-        assert not pending.done(), "the iteration finished before the kill; make the trainings longer"
-        os.kill(pids[0], signal.SIGKILL)
+        pid = busy_worker_pid(evaluator)
+        os.kill(pid, signal.SIGKILL)
+        assert not pending.done()
         results = pending.result(timeout=600)
-    assert pids[0] not in evaluator.client.run(os.getpid).values()
+    assert pid not in evaluator.client.run(os.getpid).values()
     assert scores(results) == expected
 
 
