@@ -1,7 +1,7 @@
 """Write SLURM batch scripts for a learn_env config, in one of three layouts.
 
     python -m experiments.slurm_scripts nes   --config F [--set k=v ...] --workers N --out DIR
-    python -m experiments.slurm_scripts bohb  --config F --space S --iterations I --bohb-workers K --workers N --out DIR
+    python -m experiments.slurm_scripts bohb  --space S [--set k=v ...] --iterations I --bohb-workers K --workers N --out DIR
     python -m experiments.slurm_scripts sweep --config F --seeds 0-9 --out DIR
                                               [--time HH:MM:SS] [--partition P] [--mem M] [--idle-exit S]
 
@@ -12,7 +12,8 @@ Layouts:
          files backend) and one array of N NES workers that serve all of them through ``sync/``;
   sweep  one ``learn_env`` per seed as a plain ``--array`` (each task batched on one core).
 
-DIR is the layout's directory on the shared filesystem. It holds the frozen merged ``config.yaml``,
+DIR is the layout's directory on the shared filesystem. It holds the frozen merged ``config.yaml``
+(bohb: a copy of the space, whose ``base_config`` is the base of every sample),
 ``env.sh`` (the one place to activate your environment), the ``*.sbatch`` scripts and ``submit.sh``;
 every job runs in DIR and every path in the scripts is relative to it (``sync/``, ``run/``,
 ``seed_<n>/``, ``bohb/``, ``logs/%x.%A_%a.out``). Submit with ``bash DIR/submit.sh``. A master or a
@@ -24,7 +25,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from common.config import save_config
+from common.config import EvaluatorConfig, save_config
 from common.errors import UserError, exits_cleanly_on_user_error
 from experiments.cli import REPO_ROOT, RESULTS, add_config_flags, config_from_args, make_parser, run_name
 
@@ -86,7 +87,7 @@ mkdir -p {folders}
 def parse_args(argv):
     parser = make_parser(__doc__)
     parser.add_argument("layout", choices=LAYOUTS, help="nes, bohb or sweep")
-    add_config_flags(parser, DEFAULT_CONFIG)
+    add_config_flags(parser, None)
     parser.add_argument("--out", type=Path, help="layout directory on the shared filesystem "
                         "(default: results/<env>__slurm_<layout>__<seed>__<time>)")
     parser.add_argument("--workers", type=int, help="nes, bohb: NES worker array tasks (one core each)")
@@ -166,9 +167,24 @@ def nes_layout(args) -> dict[str, str]:
             "workers.sbatch": worker_script(args, args.workers), "submit.sh": submit}
 
 
+BOHB_MASTER = """\
+# hpbandster's nameserver listens on this node's address, which the BOHB workers read from bohb/.
+host="${{BOHB_HOST:-$(hostname -i | cut -d' ' -f1)}}"
+if [ -f bohb/tune.json ]; then
+    python -m experiments.tune --resume bohb {common}
+else
+    python -m experiments.tune --space space.yaml --out bohb {common}{sets}
+fi
+python -m experiments.worker --sync-dir sync --stop
+"""
+
+
 def bohb_layout(args) -> dict[str, str]:
-    master = (f"python -m experiments.tune --config config.yaml --space space.yaml --iterations {args.iterations} "
-              "--out bohb --workers 0\npython -m experiments.worker --sync-dir sync --stop\n")
+    common = (f"--iterations {args.iterations} --workers 0 --external-workers {args.bohb_workers} "
+              '--host "$host"')
+    sets = "".join(f" --set {shlex.quote(assignment)}" for assignment in args.overrides)
+    sets += f" --seed {args.seed}" if args.seed is not None else ""
+    master = BOHB_MASTER.format(common=common, sets=sets)
     nes_master = ("python -m experiments.tune --worker --out bohb --set evaluator.backend=files "
                   "--set evaluator.sync_dir=sync --set evaluator.workers=0\n")
     submit = (SUBMIT_HEADER.format(folders="logs sync") + "bohb=$(sbatch --parsable bohb_master.sbatch)\n"
@@ -197,13 +213,19 @@ def sweep_layout(args) -> dict[str, str]:
 def main(argv=None) -> Path:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     check_args(args)
-    config = config_from_args(args)
-    if args.idle_exit is None:
-        args.idle_exit = config.evaluator.worker_idle_exit
-    directory = layout_dir(args.out, run_name(config.env, f"slurm_{args.layout}", config.seed))
-    save_config(config, directory / "config.yaml")
     if args.layout == "bohb":
+        if args.config is not None:
+            raise UserError("the bohb layout takes its base config from the space's base_config; "
+                            "give --set overrides instead of --config")
+        args.idle_exit = args.idle_exit or EvaluatorConfig().worker_idle_exit
+        directory = layout_dir(args.out, run_name(args.space.stem, "slurm_bohb", args.seed or 0))
         shutil.copyfile(args.space, directory / "space.yaml")
+    else:
+        args.config = args.config or DEFAULT_CONFIG
+        config = config_from_args(args)
+        args.idle_exit = args.idle_exit or config.evaluator.worker_idle_exit
+        directory = layout_dir(args.out, run_name(config.env, f"slurm_{args.layout}", config.seed))
+        save_config(config, directory / "config.yaml")
     scripts = {"nes": nes_layout, "bohb": bohb_layout, "sweep": sweep_layout}[args.layout](args)
     scripts["env.sh"] = ENV_SH.format(venv=shlex.quote(str(REPO_ROOT / ".venv" / "bin" / "activate")),
                                       code=shlex.quote(str(REPO_ROOT)))

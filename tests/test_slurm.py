@@ -145,5 +145,9 @@ def test_bohb_layout_scripts_are_generated_and_valid_bash(tmp_path):
         assert subprocess.run(["bash", "-n", str(layout / name)]).returncode == 0, name
     assert "#SBATCH --array=0-2" in (layout / "bohb_workers.sbatch").read_text()
     assert "#SBATCH --array=0-7" in (layout / "workers.sbatch").read_text()
-    assert "experiments.tune --worker" in (layout / "bohb_workers.sbatch").read_text()
+    assert "experiments.tune --worker --out bohb --set evaluator.backend=files --set evaluator.sync_dir=sync " \
+           "--set evaluator.workers=0" in (layout / "bohb_workers.sbatch").read_text()
+    master = (layout / "bohb_master.sbatch").read_text()
+    assert "experiments.tune --space space.yaml --out bohb --iterations 4 --workers 0 --external-workers 3" in master
+    assert "experiments.tune --resume bohb" in master and "worker --sync-dir sync --stop" in master
     assert (layout / "space.yaml").read_text() == space.read_text()

@@ -79,6 +79,8 @@ def test_every_layout_is_valid_bash(layout, args, tmp_path):
     (["sweep", "--seeds", "5-2"], "the sweep layout needs --seeds FIRST-LAST"),
     (["bohb", "--workers", "2", "--iterations", "3"], "the bohb layout needs --space FILE"),
     (["nes", "--workers", "2", "--set", "nes.population=0"], "config key 'nes.population' is 0"),
+    (["bohb", "--workers", "2", "--iterations", "3", "--space", "default_config/cartpole_synthetic_env.yaml",
+      "--config", "default_config/cartpole_synthetic_env.yaml"], "the bohb layout takes its base config"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
     completed = run_entry_point("experiments.slurm_scripts", *args, "--out", tmp_path / "out")
