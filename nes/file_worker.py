@@ -22,8 +22,8 @@ from common.config import Config, with_overrides
 from common.errors import UserError
 from common.files import atomic_write_text
 from nes.member_evaluation import evaluate_members
-from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, RunPaths, parse_member_name, read_config, read_task,
-                          release_claim, try_claim, visible_names, write_result)
+from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, RunPaths, read_config, read_tasks,
+                          release_claim, try_claim, visible_names, write_results)
 from nes.tasks import MemberTask
 
 log = logging.getLogger(__name__)
@@ -97,13 +97,13 @@ class Heartbeat(threading.Thread):
             self.wake.clear()
             if self.stopped:
                 return
-            with self.lock:
-                for claim in self.claims:
-                    os.utime(claim.fd)
             try:
+                with self.lock:
+                    for claim in self.claims:
+                        os.utime(claim.fd)
                 self.registration.touch()
             except OSError as error:   # a passing filesystem hiccup must not end the heartbeat
-                log.warning("heartbeat could not renew %s: %s", self.registration, error.strerror)
+                log.warning("heartbeat: %s", error)
 
 
 class FileWorker:
@@ -116,6 +116,7 @@ class FileWorker:
         self.configs: dict[str, tuple[int, Config | None]] = {}   # run id -> (config file mtime, config)
         self.registration = self.sync_dir / "workers" / self.name
         self.held: list[Claim] = []
+        self.tasks_cache: tuple = (None, None)   # (which tasks file, (tasks, time budget))
         self.answered = 0
 
     # ---- the loop ------------------------------------------------------------------------------------
@@ -145,8 +146,11 @@ class FileWorker:
                     idle_since = time.monotonic()
                     backoff.reset()
                     continue
-                runs = [self.sync_dir / "runs"] + [RunPaths(self.sync_dir, r).claims for r in self.run_ids()]
-                waiter.wait([path for path in runs if path.is_dir()], backoff.next())
+                # New runs, new tasks and deleted claims (tasks issued again) wake the worker early.
+                watched = [self.sync_dir / "runs"]
+                for run_id in self.run_ids():
+                    watched += [RunPaths(self.sync_dir, run_id).tasks, RunPaths(self.sync_dir, run_id).claims]
+                waiter.wait([path for path in watched if path.is_dir()], backoff.next())
         finally:
             signal.signal(signal.SIGTERM, previous)
             heartbeat.stop()
@@ -205,41 +209,56 @@ class FileWorker:
         """Claim up to this worker's share of one run's current iteration."""
         for run_id in self.run_ids():
             paths = RunPaths(self.sync_dir, run_id)
-            tasks = sorted(filter(None, map(parse_member_name, visible_names(paths.tasks))))
+            iterations = [int(name) for name in visible_names(paths.tasks) if name.isdigit()]
+            if not iterations:
+                continue
+            iteration = max(iterations)
             claimed = set(visible_names(paths.claims))
-            if not tasks or all(f"{it}-{m}" in claimed for it, m in tasks):
+            tasks = self.tasks_of(paths, run_id, iteration)
+            if self.config_of(run_id) is None or not tasks:
                 continue
-            if self.config_of(run_id) is None:
+            members, time_budget = tasks
+            if all(f"{iteration}-{task.member}" in claimed for task in members):
                 continue
-            iteration = tasks[0][0]
-            members = [m for it, m in tasks if it == iteration]
             share = math.ceil(len(members) / self.live_workers())
             share = min(share, self.batch) if self.batch else share
             claims = []
-            for member in members:
+            for task in members:
                 if len(claims) >= share:
                     break
-                claim = self.try_claim(paths, run_id, f"{iteration}-{member}")
-                if claim is not None:
-                    claims.append(claim)
+                name = f"{iteration}-{task.member}"
+                fd = None if name in claimed else try_claim(paths.claims / name, self.name)
+                if fd is not None:
+                    claims.append(Claim(paths.claims / name, fd, task, time_budget))
+            self.held += claims
+            if claims and not (paths.tasks / str(iteration)).exists():   # the iteration ended meanwhile
+                self.give_back(claims)
+                claims = []
             if claims:
                 return run_id, claims
         return None, []
 
-    def try_claim(self, paths: RunPaths, run_id: str, name: str) -> Claim | None:
-        fd = try_claim(paths.claims / name, self.name)
-        if fd is None:
-            return None
+    def tasks_of(self, paths: RunPaths, run_id: str, iteration: int) -> tuple[list[MemberTask], float] | None:
+        """The iteration's tasks file, read once (None if it is gone or unusable)."""
+        path = paths.tasks / str(iteration)
         try:
-            task, time_budget = read_task(paths.tasks / name, run_id)
-        except BadFile as error:
-            if str(error) != "gone":   # gone: the master finished that iteration meanwhile
-                log.warning("task file %s is unusable (%s)", paths.tasks / name, error)
-            release_claim(paths.claims / name, fd)
+            stat = os.stat(path)
+        except FileNotFoundError:
             return None
-        claim = Claim(paths.claims / name, fd, task, time_budget)
-        self.held.append(claim)
-        return claim
+        key = (run_id, iteration, stat.st_ino, stat.st_mtime_ns)   # a resumed master writes it again
+        if self.tasks_cache[0] != key:
+            try:
+                self.tasks_cache = (key, read_tasks(path, run_id))
+            except BadFile as error:
+                if str(error) != "gone":
+                    log.warning("tasks file %s is unusable (%s)", path, error)
+                self.tasks_cache = (key, None)
+        return self.tasks_cache[1]
+
+    def give_back(self, claims: list[Claim]) -> None:
+        for claim in claims:
+            release_claim(claim.path, claim.fd)
+            self.held.remove(claim)
 
     # ---- answering -----------------------------------------------------------------------------------
     def answer(self, run_id: str, claims: list[Claim]) -> None:
@@ -248,13 +267,11 @@ class FileWorker:
         log.info("worker %s: run %s iteration %d members %s", self.name, run_id, tasks[0].iteration,
                  [t.member for t in tasks])
         results = evaluate_members(tasks, config, max(claim.time_budget for claim in claims), batched=True)
-        paths = RunPaths(self.sync_dir, run_id)
-        for result in results:
-            try:
-                write_result(paths, result)
-                self.answered += 1
-            except FileNotFoundError:
-                log.info("run %s ended before member %d's result came; dropped", run_id, result.member)
+        try:
+            write_results(RunPaths(self.sync_dir, run_id), results, self.name)
+            self.answered += len(results)
+        except FileNotFoundError:
+            log.info("run %s ended before these results came; dropped", run_id)
 
 
 def _exit_on_sigterm(signum, frame):

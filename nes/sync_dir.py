@@ -3,9 +3,9 @@
 Masters and workers share nothing but a directory (a shared filesystem on a cluster); no ports.
 
     D/runs/<run_id>/config            the run's merged config, written by its master
-    D/runs/<run_id>/tasks/<it>-<m>    member m of iteration it, waiting to be run
+    D/runs/<run_id>/tasks/<it>        the members of iteration it still to be run (psi, their eps)
     D/runs/<run_id>/claims/<it>-<m>   a worker's claim on it (holds the worker's name)
-    D/runs/<run_id>/results/<it>-<m>  its result
+    D/runs/<run_id>/results/<it>-<m>-<worker>  results of a worker's batch (m: its first member)
     D/workers/<name>                  a live worker: its pid; its heartbeat renews the mtime
     D/control/stop                    ``worker --stop``: every worker started before it exits
     D/control/stop-<name>             the one worker <name> exits (its master started it)
@@ -13,8 +13,9 @@ Masters and workers share nothing but a directory (a shared filesystem on a clus
 Every config, task and result file is one JSON header line, then ``size`` payload bytes. The header
 names the file (format, kind, run_id, iteration, member) and holds the sha256 of that identity and
 the payload, so a reader detects a truncated, corrupt or foreign file instead of trusting it. Task
-payloads are ``torch.save`` dicts (seed, time_budget, psi, eps; loaded weights-only, tensors exact),
-result payloads are the JSON of a ``MemberResult`` (Python's float repr round-trips exactly).
+payloads are ``torch.save`` dicts (time_budget, psi, members, seeds, eps; loaded weights-only,
+tensors exact), results payloads the JSON list of a batch's ``MemberResult``s (Python's float repr
+round-trips exactly).
 
 Files are written to a temp name and renamed into place after fsync, so a reader sees all or nothing.
 A claim is created with O_CREAT|O_EXCL: of two workers racing for a task exactly one gets it. Its
@@ -134,37 +135,53 @@ def read_config(paths: RunPaths, run_id: str) -> dict:
     return json.loads(read_file(paths.config, "config", run_id)[1])
 
 
-def write_task(paths: RunPaths, task: MemberTask, time_budget: float) -> None:
-    payload = tensors_to_bytes({"seed": task.seed, "time_budget": time_budget, "psi": task.psi, "eps": task.eps})
-    write_file(paths.tasks / member_name(task.iteration, task.member), "task", task.run_id, task.iteration,
-               task.member, payload)
+def write_tasks(paths: RunPaths, tasks: list[MemberTask], time_budget: float) -> None:
+    """One iteration's tasks in one file, so workers see the whole set at once (psi is stored once)."""
+    first = tasks[0]
+    if not all(torch.equal(t.psi, first.psi) and t.iteration == first.iteration for t in tasks):
+        raise ValueError("the tasks of one iteration share psi")
+    payload = tensors_to_bytes({"time_budget": time_budget, "psi": first.psi, "members": [t.member for t in tasks],
+                                "seeds": [t.seed for t in tasks], "eps": torch.stack([t.eps for t in tasks])})
+    write_file(paths.tasks / str(first.iteration), "tasks", first.run_id, first.iteration, -1, payload)
 
 
-def read_task(path: Path, run_id: str) -> tuple[MemberTask, float]:
-    """The task in ``path`` and its time budget; raises BadFile."""
-    header, payload = read_file(path, "task", run_id)
+def read_tasks(path: Path, run_id: str) -> tuple[list[MemberTask], float]:
+    """The tasks in ``path`` and their time budget; raises BadFile."""
+    header, payload = read_file(path, "tasks", run_id)
     data = tensors_from_bytes(payload)
-    task = MemberTask(run_id=run_id, iteration=header["iteration"], member=header["member"], seed=data["seed"],
-                      psi=data["psi"], eps=data["eps"])
-    return task, data["time_budget"]
+    tasks = [MemberTask(run_id=run_id, iteration=header["iteration"], member=member, seed=seed, psi=data["psi"],
+                        eps=eps) for member, seed, eps in zip(data["members"], data["seeds"], data["eps"])]
+    return tasks, data["time_budget"]
 
 
-def write_result(paths: RunPaths, result: MemberResult) -> None:
-    payload = json.dumps(dataclasses.asdict(result)).encode()
-    write_file(paths.results / member_name(result.iteration, result.member), "result", result.run_id,
-               result.iteration, result.member, payload, written_at=time.time())
+def results_name(iteration: int, first_member: int, worker: str) -> str:
+    return f"{iteration}-{first_member}-{worker}"
 
 
-def read_result(path: Path, run_id: str, iteration: int, member: int) -> tuple[MemberResult, float]:
-    """The result in ``path`` and the wall time it was written at; raises BadFile."""
-    header, payload = read_file(path, "result", run_id, iteration, member)
+def results_iteration(name: str) -> int | None:
+    """The iteration of a results file named by ``results_name`` (None for any other name)."""
+    parsed = parse_member_name("-".join(name.split("-", 2)[:2]))
+    return parsed[0] if parsed is not None and name.count("-") >= 2 else None
+
+
+def write_results(paths: RunPaths, results: list[MemberResult], worker: str) -> None:
+    """One worker's batch of results of one iteration in one file (one fsync for the batch)."""
+    first = results[0]
+    payload = json.dumps([dataclasses.asdict(result) for result in results]).encode()
+    write_file(paths.results / results_name(first.iteration, first.member, worker), "results", first.run_id,
+               first.iteration, -1, payload, written_at=time.time())
+
+
+def read_results(path: Path, run_id: str, iteration: int) -> tuple[list[MemberResult], float]:
+    """The results in ``path`` and the wall time they were written at; raises BadFile."""
+    header, payload = read_file(path, "results", run_id, iteration)
     try:
-        result = MemberResult(**json.loads(payload))
+        results = [MemberResult(**data) for data in json.loads(payload)]
     except (json.JSONDecodeError, TypeError):
-        raise BadFile("unreadable result payload") from None
-    if (result.run_id, result.iteration, result.member) != (run_id, iteration, member):
-        raise BadFile("foreign file: its result is for another member")
-    return result, header.get("written_at", 0.0)
+        raise BadFile("unreadable results payload") from None
+    if any((r.run_id, r.iteration) != (run_id, iteration) for r in results):
+        raise BadFile("foreign file: it holds results of another run or iteration")
+    return results, header.get("written_at", 0.0)
 
 
 def try_claim(path: Path, owner: str) -> int | None:

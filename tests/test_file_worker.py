@@ -3,8 +3,11 @@ claims, idle exit, and the bad inputs of both ends."""
 import dataclasses
 import logging
 import math
+import signal
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -13,7 +16,7 @@ from common.errors import UserError
 from nes.evaluators.files import FilesEvaluator
 from nes.evaluators.local import BatchedEvaluator
 from nes.master import NESMaster
-from nes.sync_dir import RunPaths, try_claim, write_result
+from nes.sync_dir import RunPaths, try_claim, write_results
 from tests.helpers import REPO_ROOT, TINY_OVERRIDES, entry_point_env
 
 FILES_SETS = [*TINY_OVERRIDES, "nes.population=3", "evaluator.backend=files", "evaluator.workers=0",
@@ -51,19 +54,27 @@ def test_truncated_and_foreign_result_files_are_ignored(sync_dir, tmp_path, capl
     paths.make()
     honest = BatchedEvaluator(config).evaluate(tasks, math.inf)
     lie = dataclasses.replace(honest[0], score=1e9)
-    write_result(paths, lie)
-    (paths.results / "0-0").write_bytes((paths.results / "0-0").read_bytes()[:-5])      # truncated
-    write_result(paths, dataclasses.replace(lie, run_id="another-run", member=1))        # foreign run
-    (paths.results / "notes.txt").write_text("not ours")                                 # foreign name
+    write_results(paths, [lie], "liar")
+    truncated = paths.results / "0-0-liar"
+    truncated.write_bytes(truncated.read_bytes()[:-5])
+    write_results(paths, [dataclasses.replace(lie, member=1)], "tamperer")
+    tampered = paths.results / "0-1-tamperer"
+    tampered.write_bytes(tampered.read_bytes().replace(b"1000000000.0", b"2000000000.0"))
+    elsewhere = RunPaths(tmp_path, "another-run")
+    elsewhere.make()
+    write_results(elsewhere, [dataclasses.replace(lie, run_id="another-run", member=2)], "stranger")
+    (elsewhere.results / "0-2-stranger").rename(paths.results / "0-2-stranger")        # another run's file
+    (paths.results / "notes.txt").write_text("not ours")
     try:
         with caplog.at_level(logging.WARNING):
             results = evaluator.evaluate(tasks, math.inf)
     finally:
         evaluator.close()
     assert comparable(results) == comparable(honest)
-    assert "0-0: truncated" in caplog.text
-    assert "0-1: foreign file: run_id is 'another-run', expected 'planted'" in caplog.text
-    assert "notes.txt in the sync dir: not a result this run is waiting for" in caplog.text
+    assert "0-0-liar: truncated" in caplog.text
+    assert "0-1-tamperer: checksum mismatch" in caplog.text
+    assert "0-2-stranger: foreign file: run_id is 'another-run', expected 'planted'" in caplog.text
+    assert "notes.txt in the sync dir: not a results file of this iteration" in caplog.text
 
 
 def test_an_abandoned_claim_is_issued_again_when_its_lease_expires(sync_dir, tmp_path, caplog):
@@ -137,3 +148,46 @@ def test_learn_env_bad_files_backend_input_is_one_line_and_exit_2(tmp_path, run_
 def test_files_evaluator_needs_a_sync_dir():
     with pytest.raises(UserError, match="the files backend needs evaluator.sync_dir"):
         FilesEvaluator(load_config(None, FILES_SETS))
+
+
+def test_benchmark_files_smoke_reports_identical_scores_and_the_overhead(run_module):
+    benchmarks = REPO_ROOT / "BENCHMARKS.md"
+    before = benchmarks.read_bytes()
+    completed = run_module("experiments.benchmark_files", "--population", 2, "--iterations", 2, "--train-episodes", 1)
+    assert completed.returncode == 0, completed.stderr
+    assert "| identical scores from both backends | yes |" in completed.stdout
+    assert "| **files: seconds per iteration beyond the members' compute, mean (max)** |" in completed.stdout
+    assert benchmarks.read_bytes() == before, "without --record the benchmark must not write BENCHMARKS.md"
+
+
+def test_a_worker_stopped_by_sigterm_gives_its_claims_back_at_once(tmp_path, caplog):
+    """What ``scancel`` does: the claims come free without waiting for a (here 10-minute) lease."""
+    config = load_config(None, [*FILES_SETS, f"evaluator.sync_dir={tmp_path}", "evaluator.lease_seconds=600"])
+    evaluator = FilesEvaluator(config)
+    tasks = NESMaster(config, None, tmp_path, "terminated").tasks()
+    claims = RunPaths(tmp_path, "terminated").claims
+
+    def worker(name):
+        return subprocess.Popen([sys.executable, "-m", "experiments.worker", "--sync-dir", str(tmp_path),
+                                 "--name", name, "--idle-exit", "60"], cwd=REPO_ROOT, env=entry_point_env(),
+                                stderr=subprocess.DEVNULL)
+
+    first, second = worker("first"), None
+    try:
+        with ThreadPoolExecutor(1) as runner:
+            pending = runner.submit(evaluator.evaluate, tasks, math.inf)
+            deadline = time.monotonic() + 120
+            while not (claims.is_dir() and any(c.read_text() == "first" for c in claims.iterdir())):
+                assert time.monotonic() < deadline, "the first worker claimed nothing"
+                time.sleep(0.02)
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(timeout=60) == 128 + signal.SIGTERM
+            assert not any(c.read_text() == "first" for c in claims.iterdir() if not c.name.startswith("."))
+            second = worker("second")
+            results = pending.result(timeout=300)
+    finally:
+        evaluator.close()
+        for process in (first, second):
+            if process is not None:
+                process.kill()
+    assert comparable(results) == comparable(BatchedEvaluator(config).evaluate(tasks, math.inf))

@@ -7,8 +7,8 @@ import time
 import pytest
 import torch
 
-from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, LeaseWatch, RunPaths, read_file, read_result, read_task,
-                          release_claim, try_claim, write_file, write_result, write_task)
+from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, LeaseWatch, RunPaths, read_file, results_iteration, results_name, read_results, read_tasks,
+                          release_claim, try_claim, write_file, write_results, write_tasks)
 from nes.tasks import MemberResult, MemberTask
 
 
@@ -27,51 +27,58 @@ def paths(tmp_path):
 
 def test_task_files_round_trip_psi_and_eps_exactly(paths):
     generator = torch.Generator().manual_seed(0)
-    task = MemberTask(run_id="run", iteration=3, member=5, seed=2**40 + 7, psi=torch.randn(1000, generator=generator),
-                      eps=torch.randn(1000, generator=generator) * 1e-7)
-    write_task(paths, task, 12.5)
-    back, budget = read_task(paths.tasks / "3-5", "run")
-    assert budget == 12.5 and (back.run_id, back.iteration, back.member, back.seed) == ("run", 3, 5, 2**40 + 7)
-    assert torch.equal(back.psi, task.psi) and torch.equal(back.eps, task.eps)
+    psi = torch.randn(1000, generator=generator)
+    tasks = [MemberTask(run_id="run", iteration=3, member=m, seed=2**40 + m, psi=psi.clone(),
+                        eps=torch.randn(1000, generator=generator) * 1e-7) for m in (2, 5)]
+    write_tasks(paths, tasks, 12.5)
+    back, budget = read_tasks(paths.tasks / "3", "run")
+    assert budget == 12.5
+    assert [(t.run_id, t.iteration, t.member, t.seed) for t in back] == [("run", 3, 2, 2**40 + 2), ("run", 3, 5, 2**40 + 5)]
+    assert all(torch.equal(b.psi, psi) and torch.equal(b.eps, t.eps) for b, t in zip(back, tasks))
 
 
-def test_result_files_round_trip_exactly(paths):
-    write_result(paths, a_result())
-    result, written_at = read_result(paths.results / "0-1", "run", 0, 1)
-    assert result == a_result() and abs(written_at - time.time()) < 60
+def test_results_files_round_trip_exactly(paths):
+    write_results(paths, [a_result(member=1), a_result(member=4)], "w")
+    results, written_at = read_results(paths.results / "0-1-w", "run", 0)
+    assert results == [a_result(member=1), a_result(member=4)] and abs(written_at - time.time()) < 60
 
 
 @pytest.mark.parametrize("damage, reason", [
     (lambda data: data[:-3], "truncated"),
     (lambda data: data[:20], "not a sync file"),
-    (lambda data: data[:-1] + bytes([data[-1] ^ 1]), "checksum mismatch"),
+    (lambda data: data[:-2] + bytes([data[-2] ^ 1]) + data[-1:], "checksum mismatch"),
     (lambda data: b"", "not a sync file"),
 ])
 def test_damaged_files_are_detected(paths, damage, reason):
-    write_result(paths, a_result())
-    path = paths.results / "0-1"
+    write_results(paths, [a_result()], "w")
+    path = paths.results / "0-1-w"
     path.write_bytes(damage(path.read_bytes()))
     with pytest.raises(BadFile, match=reason):
-        read_result(path, "run", 0, 1)
+        read_results(path, "run", 0)
 
 
 @pytest.mark.parametrize("wanted, reason", [
-    (("other-run", 0, 1), "run_id is 'run', expected 'other-run'"),
-    (("run", 1, 1), "iteration is 0, expected 1"),
-    (("run", 0, 2), "member is 1, expected 2"),
+    (("other-run", 0), "run_id is 'run', expected 'other-run'"),
+    (("run", 1), "iteration is 0, expected 1"),
 ])
 def test_foreign_files_are_detected(paths, wanted, reason):
-    write_result(paths, a_result())
+    write_results(paths, [a_result()], "w")
     with pytest.raises(BadFile, match=reason):
-        read_result(paths.results / "0-1", *wanted)
+        read_results(paths.results / "0-1-w", *wanted)
 
 
 def test_a_header_edited_to_look_like_ours_fails_the_checksum(paths):
-    write_result(paths, a_result(run_id="theirs"))
-    path = paths.results / "0-1"
+    write_results(paths, [a_result(run_id="theirs")], "w")
+    path = paths.results / "0-1-w"
     path.write_bytes(path.read_bytes().replace(b'"run_id": "theirs"', b'"run_id": "run"', 1))
     with pytest.raises(BadFile, match="checksum mismatch"):
-        read_file(path, "result", "run")
+        read_file(path, "results", "run")
+
+
+def test_results_names_carry_their_iteration():
+    assert results_name(12, 3, "host-17-a4") == "12-3-host-17-a4"
+    assert results_iteration("12-3-host-17-a4") == 12
+    assert results_iteration("12-3") is None and results_iteration("notes.txt") is None
 
 
 def _claim_all(directory, names, owner, barrier, queue):

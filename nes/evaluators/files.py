@@ -22,7 +22,7 @@ from common.config import Config, to_dict
 from common.errors import UserError
 from nes.file_worker import check_sync_dir, request_stop
 from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, LeaseWatch, RunPaths, claim_owner, member_name,
-                          parse_member_name, read_config, read_result, visible_names, write_config, write_task)
+                          parse_member_name, read_config, read_results, results_iteration, visible_names, write_config, write_tasks)
 from nes.tasks import MemberResult, MemberTask
 
 log = logging.getLogger(__name__)
@@ -91,33 +91,31 @@ class FilesEvaluator:
         self.waiter = ChangeWaiter()
         self.published: set[str] = set()
         self.unfinished: str | None = None
-        self.time_budget = config.nes.time_max
         self.overheads: list[dict] = []    # per iteration: seconds spent writing, collecting, cleaning up
 
     def evaluate(self, tasks: list[MemberTask], time_budget: float) -> list[MemberResult]:
         run_id, iteration = tasks[0].run_id, tasks[0].iteration
         paths = RunPaths(self.sync_dir, run_id)
-        self.unfinished, self.time_budget = run_id, time_budget
+        self.unfinished = run_id
         write_start = time.perf_counter()
         self.publish_config(paths, run_id)
-        self.sweep(paths, iteration)
         # A resumed master finds the results its workers wrote after it was killed: they are reused.
-        results, rejected, written_at = {}, {}, {}
-        self.collect(paths, tasks, results, rejected, written_at)
-        for task in tasks:
-            if task.member not in results:
-                write_task(paths, task, time_budget)
+        results, seen, written_at = {}, {}, {}
+        self.collect(paths, tasks, results, seen, written_at)
+        pending = [task for task in tasks if task.member not in results]
+        if pending:
+            write_tasks(paths, pending, time_budget)
         write_seconds = time.perf_counter() - write_start
-        self.wait_for_results(paths, tasks, results, rejected, written_at)
-        collected_at, last_written_at = time.time(), max(written_at.values(), default=0.0)
-        cleanup_start = time.perf_counter()
-        for directory in (paths.tasks, paths.claims, paths.results):   # tasks first: no new claims
-            for name in visible_names(directory):
-                if (parse_member_name(name) or (None,))[0] == iteration:
-                    (directory / name).unlink(missing_ok=True)
+        self.sweep(paths, iteration)    # while the workers compute
+        self.wait_for_results(paths, tasks, pending, time_budget, results, seen, written_at)
+        collected_at = time.time()
+        last_written_at = max(written_at.values(), default=collected_at)
+        finish_start = time.perf_counter()
+        (paths.tasks / str(iteration)).unlink(missing_ok=True)   # no new claims; the rest goes in the next sweep
         self.unfinished = None
-        self.overheads.append({"write_seconds": write_seconds, "cleanup_seconds": time.perf_counter() - cleanup_start,
-                               "collect_lag_seconds": max(0.0, collected_at - last_written_at)})
+        self.overheads.append({"write_seconds": write_seconds,
+                               "collect_lag_seconds": max(0.0, collected_at - last_written_at),
+                               "finish_seconds": time.perf_counter() - finish_start})
         return [results[task.member] for task in tasks]
 
     def publish_config(self, paths: RunPaths, run_id: str) -> None:
@@ -136,64 +134,63 @@ class FilesEvaluator:
         self.published.add(run_id)
 
     def sweep(self, paths: RunPaths, iteration: int) -> None:
-        """Remove what earlier iterations left behind (late duplicate results, stale claims)."""
-        for directory in (paths.tasks, paths.claims, paths.results):
+        """Remove what earlier iterations left behind (their claims and results, late duplicates)."""
+        for directory, iteration_of in ((paths.tasks, lambda name: int(name) if name.isdigit() else None),
+                                        (paths.claims, lambda name: (parse_member_name(name) or (None,))[0]),
+                                        (paths.results, results_iteration)):
             for name in visible_names(directory):
-                parsed = parse_member_name(name)
-                if parsed is not None and parsed[0] < iteration:
+                its_iteration = iteration_of(name)
+                if its_iteration is not None and its_iteration < iteration:
                     (directory / name).unlink(missing_ok=True)
 
-    def wait_for_results(self, paths, tasks, results, rejected, written_at) -> None:
+    def wait_for_results(self, paths, tasks, pending, time_budget, results, seen, written_at) -> None:
         leases, backoff = LeaseWatch(self.lease_seconds), Backoff()
         while True:
-            self.collect(paths, tasks, results, rejected, written_at)
+            self.collect(paths, tasks, results, seen, written_at)
             if len(results) == len(tasks):
                 return
             ended = self.local.reap()
-            self.reissue(paths, tasks, results, leases, ended)
+            self.reissue(paths, pending, time_budget, results, leases, ended)
             self.local.start_missing()
             self.waiter.wait([paths.results, paths.claims], backoff.next())
 
-    def collect(self, paths: RunPaths, tasks, results: dict[int, MemberResult], rejected: dict,
+    def collect(self, paths: RunPaths, tasks, results: dict[int, MemberResult], seen: dict,
                 written_at: dict[int, float]) -> None:
-        """Add every valid new result file to ``results``; log and skip bad or foreign ones once."""
-        present = set(visible_names(paths.results))
-        expected = {member_name(t.iteration, t.member): t for t in tasks}
-        for name in present - set(expected):
-            parsed = parse_member_name(name)
-            if name not in rejected and (parsed is None or parsed[0] >= tasks[0].iteration):
-                rejected[name] = None
-                log.warning("ignoring %s in the sync dir: not a result this run is waiting for", paths.results / name)
-        for name in present & set(expected):
-            task = expected[name]
-            if task.member in results:
-                continue
-            path = paths.results / name
+        """Add the results of every new valid results file; log and skip bad or foreign files once."""
+        run_id, iteration, wanted = tasks[0].run_id, tasks[0].iteration, {t.member for t in tasks}
+        for name in visible_names(paths.results):
+            path, its_iteration = paths.results / name, results_iteration(name)
+            if its_iteration is not None and its_iteration < iteration:
+                continue   # a late duplicate of an earlier iteration; the next sweep removes it
             try:
                 stat = os.stat(path)
             except FileNotFoundError:
                 continue
             signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-            if rejected.get(name) == signature:
+            if seen.get(name) == signature:
+                continue
+            seen[name] = signature
+            if its_iteration != iteration:
+                log.warning("ignoring %s in the sync dir: not a results file of this iteration", path)
                 continue
             try:
-                result, when = read_result(path, task.run_id, task.iteration, task.member)
+                batch, when = read_results(path, run_id, iteration)
             except BadFile as error:
-                rejected[name] = signature
-                log.warning("ignoring result file %s: %s", path, error)
+                log.warning("ignoring results file %s: %s", path, error)
                 continue
-            results[task.member], written_at[task.member] = result, when
+            for result in batch:
+                if result.member in wanted and result.member not in results:
+                    results[result.member], written_at[result.member] = result, when
 
-    def reissue(self, paths, tasks, results, leases: LeaseWatch, ended_workers: list[str]) -> None:
+    def reissue(self, paths, pending, time_budget, results, leases: LeaseWatch, ended_workers: list[str]) -> None:
         """Delete the claims of pending members whose lease expired or whose local worker ended."""
-        for task in tasks:
+        if not (paths.tasks / str(pending[0].iteration)).exists():   # someone removed it: write it again
+            write_tasks(paths, pending, time_budget)
+        for task in pending:
             if task.member in results:
                 continue
-            name = member_name(task.iteration, task.member)
-            claim = paths.claims / name
+            claim = paths.claims / member_name(task.iteration, task.member)
             if not claim.exists():
-                if not (paths.tasks / name).exists():
-                    write_task(paths, task, self.time_budget)
                 continue
             owner = claim_owner(claim)
             if owner in ended_workers or leases.expired(claim):
