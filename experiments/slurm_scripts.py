@@ -1,7 +1,8 @@
 """Write SLURM batch scripts for a learn_env config, in one of three layouts.
 
     python -m experiments.slurm_scripts nes   --config F [--set k=v ...] --workers N --out DIR
-    python -m experiments.slurm_scripts bohb  --space S [--set k=v ...] --iterations I --bohb-workers K --workers N --out DIR
+    python -m experiments.slurm_scripts bohb  --space S [--set k=v ...] --iterations I --bohb-workers K
+                                              --workers N --out DIR
     python -m experiments.slurm_scripts sweep --config F --seeds 0-9 --out DIR
                                               [--time HH:MM:SS] [--partition P] [--mem M] [--idle-exit S]
 
