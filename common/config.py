@@ -17,7 +17,7 @@ from nes.objectives import OBJECTIVES
 from common.schema import ACTIVATIONS, option, section
 from models.reward_env_nets import REWARD_TYPES, check_reward_type, reward_type_name
 
-BACKENDS = ("batched", "serial", "processes", "files")
+BACKENDS = ("batched", "serial", "processes", "files", "dask")
 
 
 # One section per registered agent, each with the hyperparameters its own file declares.
@@ -82,15 +82,18 @@ class ProtocolConfig:
 
 @dataclass
 class EvaluatorConfig:
-    backend: str = option("batched", "who runs the members: batched, serial, processes or files", choices=BACKENDS)
-    workers: int = option(2, "worker processes of the processes backend; files: local workers the master "
-                             "starts (0: only workers started elsewhere, e.g. a SLURM array)", low=0)
+    backend: str = option("batched", "who runs the members: batched, serial, processes, files or dask",
+                          choices=BACKENDS)
+    workers: int = option(2, "worker processes of the processes and dask backends; files: local workers the "
+                             "master starts (0: only workers started elsewhere, e.g. a SLURM array)", low=0)
     threads: int = option(1, "torch threads per process", low=1)
     sync_dir: str = option("", "files backend: the shared sync directory (empty: <run_dir>/sync)")
     lease_seconds: float = option(30.0, "files backend: a claimed task whose worker sent no heartbeat for this "
                                         "long is issued again", low=0.0, low_open=True)
     worker_idle_exit: float = option(300.0, "files backend: seconds a worker waits with no task before it exits",
                                      low=0.0)
+    scheduler: str = option("", "dask backend: address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786); "
+                            "empty: start a LocalCluster of evaluator.workers processes on 127.0.0.1")
 
 
 @dataclass
@@ -262,6 +265,9 @@ def validate_semantics(config: Config) -> None:
     AGENTS[config.agent].check_spec(spec)
     if config.evaluator.backend == "processes" and config.evaluator.workers < 1:
         raise UserError("evaluator.workers must be >= 1 for the processes backend")
+    if config.evaluator.backend == "dask" and not config.evaluator.scheduler and config.evaluator.workers < 1:
+        raise UserError("evaluator.workers must be >= 1 for the dask backend's LocalCluster "
+                        "(or give evaluator.scheduler)")
     if config.learn == "reward_env":
         check_reward_type(config.reward_env.type, spec)
     agent = config.agent_config()

@@ -1,7 +1,7 @@
 """Learn a synthetic environment with NES (default: CartPole-v0 with DDQN, on this PC).
 
     python -m experiments.learn_env [--config F] [--set k=v ...] [--seed N] [--evaluator B]
-                                    [--workers N] [--sync-dir D] [--out DIR] [--resume DIR]
+                                    [--workers N] [--sync-dir D] [--scheduler ADDRESS] [--out DIR] [--resume DIR]
 
 Writes a run directory (config.yaml, metrics.csv, latest.pt, best.pt, summary.json, tensorboard/)
 and prints its path as the last line.
@@ -38,6 +38,7 @@ def parse_args(argv):
                                                     "the files backend (evaluator.workers)")
     parser.add_argument("--sync-dir", help="sync directory of the files backend (evaluator.sync_dir; "
                                            "default <run_dir>/sync)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="dask backend: a running Dask scheduler (evaluator.scheduler)")
     parser.add_argument("--out", type=Path, help="run directory (default: results/<env>__learn_env__<seed>__<time>)")
     parser.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR from its latest.pt")
     return parser.parse_args(argv)
@@ -51,6 +52,8 @@ def cli_overrides(args) -> list[str]:
         overrides.append(f"evaluator.workers={args.workers}")
     if args.sync_dir is not None:
         overrides.append(f"evaluator.sync_dir={json.dumps(args.sync_dir)}")  # quoted: any path is a string
+    if args.scheduler is not None:
+        overrides.append(f"evaluator.scheduler={json.dumps(args.scheduler)}")
     return overrides
 
 

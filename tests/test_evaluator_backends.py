@@ -82,7 +82,7 @@ def test_a_nan_member_fails_with_minus_inf_and_leaves_the_others_unchanged(tasks
 
 
 def test_make_evaluator_picks_the_configured_backend():
-    assert set(BACKENDS) == {"batched", "serial", "processes", "files"}
+    assert set(BACKENDS) == {"batched", "serial", "processes", "files", "dask"}
     serial = dataclasses.replace(CONFIG, evaluator=dataclasses.replace(CONFIG.evaluator, backend="serial"))
     assert type(make_evaluator(serial)) is SerialEvaluator
     assert type(make_evaluator(CONFIG)) is BatchedEvaluator

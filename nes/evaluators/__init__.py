@@ -4,12 +4,13 @@ from pathlib import Path
 
 from common.config import Config
 from nes.evaluators.base import Evaluator
+from nes.evaluators.dask_backend import DaskEvaluator
 from nes.evaluators.files import FilesEvaluator
 from nes.evaluators.local import BatchedEvaluator, SerialEvaluator
 from nes.evaluators.processes import ProcessEvaluator
 
 BACKENDS = {"batched": BatchedEvaluator, "serial": SerialEvaluator, "processes": ProcessEvaluator,
-            "files": FilesEvaluator}
+            "files": FilesEvaluator, "dask": DaskEvaluator}
 
 
 def make_evaluator(config: Config, run_dir: Path | None = None) -> Evaluator:
