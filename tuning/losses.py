@@ -67,8 +67,11 @@ def nes_run(config: Config, run_dir: Path) -> dict:
     """One whole NES run until solved or ``nes.max_iterations``; what the loss needs from it."""
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
-    evaluator = make_evaluator(config)
-    master = NESMaster(config, evaluator, run_dir, run_dir.name)
+    evaluator = make_evaluator(config, run_dir)
+    # Unique across the tune run (<tune run id>.<config and budget>.<repeat>): BOHB workers whose NES
+    # masters share one files-backend sync directory are told apart by it.
+    run_id = ".".join(run_dir.parts[-3:])
+    master = NESMaster(config, evaluator, run_dir, run_id)
     master.hooks.append(lambda row, state: write_metrics(run_dir / "metrics.csv", state.metrics))
     try:
         state = master.run()
