@@ -98,7 +98,7 @@ def test_nes_layout_runs_a_tiny_nes_through_a_master_and_a_worker_array(slurm, r
 def busy_array_tasks(layout_dir: Path, job: str, iteration: int) -> list[str]:
     """Worker array tasks whose log says they claimed members of ``iteration``."""
     return sorted(f"{job}_{p.stem.rsplit('_', 1)[1]}" for p in (layout_dir / "logs").glob(f"synthenv-worker.{job}_*")
-                  if f"iteration {iteration} members" in p.read_text())
+                  if re.search(rf"iteration {iteration}, \d+ member", p.read_text()))
 
 
 def worker_pid(layout_dir: Path, array_task: str) -> int:
