@@ -77,6 +77,13 @@ class Curve:
     ci_low: np.ndarray
     ci_high: np.ndarray
     runs: np.ndarray  # runs that count at each step
+    run_low: np.ndarray   # lowest and highest run value at each step (NaN where no run counts)
+    run_high: np.ndarray
+
+    def band(self) -> tuple[np.ndarray, np.ndarray]:
+        """The interval as drawn: clipped to the runs' own range, because a t-interval over a few
+        wild runs reaches returns no run had (above the best possible return, say)."""
+        return np.fmax(self.ci_low, self.run_low), np.fmin(self.ci_high, self.run_high)
 
 
 def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, ...]:
@@ -95,7 +102,10 @@ def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, 
 
 def learning_curve(label: str, runs: list[Points], grid: np.ndarray) -> Curve:
     values = np.stack([step_values(run, grid) for run in runs])
-    return Curve(label, grid, *mean_interval(values))
+    counted = ~np.isnan(values)
+    run_low = np.where(counted.any(axis=0), np.where(counted, values, np.inf).min(axis=0), np.nan)
+    run_high = np.where(counted.any(axis=0), np.where(counted, values, -np.inf).max(axis=0), np.nan)
+    return Curve(label, grid, *mean_interval(values), run_low, run_high)
 
 
 def write_curves_csv(path: Path, curves: list[Curve]) -> None:
@@ -119,10 +129,11 @@ def plot_curves(curves: list[Curve], paths: list[Path], title: str, threshold: f
     axes = figure.add_subplot()
     for c in curves:
         line, = axes.step(c.steps, c.mean, where="post", label=f"{c.label} (n={int(c.runs.max(initial=0))})")
-        axes.fill_between(c.steps, c.ci_low, c.ci_high, step="post", alpha=0.2, color=line.get_color(), linewidth=0)
+        axes.fill_between(c.steps, *c.band(), step="post", alpha=0.2, color=line.get_color(), linewidth=0)
     if threshold is not None:
         axes.axhline(threshold, color="grey", linestyle="--", linewidth=1, label=f"threshold {threshold:g}")
-    axes.set(xlabel="real-env training steps", ylabel="real-env test return (mean, 95% CI)", title=title)
+    axes.set(xlabel="real-env training steps", ylabel="real-env test return (mean, 95% CI within the runs' range)",
+             title=title)
     axes.legend(loc="best", fontsize="small")
     axes.grid(alpha=0.3)
     for path in paths:

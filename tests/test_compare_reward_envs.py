@@ -215,6 +215,20 @@ def test_step_functions_and_their_t_interval():
     # Two runs: sd = |a - b| / sqrt(2), so the half width is t1 * |a - b| / 2.
     np.testing.assert_allclose(curve.ci_low, [np.nan, np.nan, np.nan, 1.5 - t1 * 0.5, 4.5 - t1 * 1.5, 4.5 - t1 * 1.5])
     np.testing.assert_allclose(curve.ci_high, [np.nan, np.nan, np.nan, 1.5 + t1 * 0.5, 4.5 + t1 * 1.5, 4.5 + t1 * 1.5])
+    # Two runs give a wide t-interval; the drawn band stays within what the runs reached.
+    np.testing.assert_array_equal(curve.run_low, [np.nan, 1, 1, 1, 3, 3])
+    np.testing.assert_array_equal(curve.run_high, [np.nan, 1, 1, 2, 6, 6])
+    low, high = curve.band()
+    np.testing.assert_array_equal(low, [np.nan, 1, 1, 1, 3, 3])
+    np.testing.assert_array_equal(high, [np.nan, 1, 1, 2, 6, 6])
+
+
+def test_a_band_narrower_than_the_runs_range_is_the_t_interval():
+    runs = [[(0, value)] for value in (0.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 20.0)]
+    curve = learning_curve("x", runs, np.array([0]))
+    low, high = curve.band()
+    np.testing.assert_allclose([low[0], high[0]], [curve.ci_low[0], curve.ci_high[0]])
+    assert 0 < low[0] < 10 < high[0] < 20
 
 
 def test_three_run_interval():

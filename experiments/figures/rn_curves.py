@@ -51,7 +51,7 @@ def make(args, out_dir: Path) -> str:
             curve = learning_curve(label, outcome["points"], grid)
             line, = ax.step(curve.steps, curve.mean, where="post", label=label,
                             marker="o" if np.isfinite(curve.mean).sum() < 3 else None)  # a lone point still shows
-            ax.fill_between(curve.steps, curve.ci_low, curve.ci_high, step="post", alpha=0.2,
+            ax.fill_between(curve.steps, *curve.band(), step="post", alpha=0.2,
                             color=line.get_color(), linewidth=0)
             rows += [{"setting": title, "variant": label, "step": int(curve.steps[i]), "mean": float(curve.mean[i]),
                       "ci_low": float(curve.ci_low[i]), "ci_high": float(curve.ci_high[i]), "runs": int(curve.runs[i])}
@@ -67,7 +67,8 @@ def make(args, out_dir: Path) -> str:
             top = max(max(means), threshold)
             ax.set_ylim(min(means) * 1.2 if min(means) < 0 else 0, top + 0.5 * max(abs(threshold), 1))
         ax.xaxis.set_major_locator(MaxNLocator(5))
-        ax.set(xlabel="real-env training steps", ylabel="real-env test return (mean, 95% CI)", title=f"{env}, {title}")
+        ax.set(xlabel="real-env training steps", ylabel="real-env test return\n(mean, 95% CI within the runs' range)",
+               title=f"{env}, {title}")
         ax.legend(fontsize="x-small", title="agent's reward")
         ax.grid(alpha=0.3)
     write_csv(out_dir / "rn_curves.csv", ("setting", "variant", "step", "mean", "ci_low", "ci_high", "runs"), rows)
