@@ -1,5 +1,6 @@
-"""Shared edges of the entry points: logging, config flags, run directories."""
+"""Shared edges of the entry points: logging, config flags, evaluator flags, run directories."""
 import argparse
+import json
 import logging
 import os
 import platform
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from common.config import describe, load_config
+from common.config import BACKENDS, describe, load_config
 from common.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +34,31 @@ def add_config_flags(parser: argparse.ArgumentParser, default_config: Path | Non
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config key, e.g. --set nes.population=8 (repeatable)")
     parser.add_argument("--seed", type=int, help="run seed (same as --set seed=N)")
+
+
+def add_evaluator_flags(parser: argparse.ArgumentParser) -> None:
+    """--evaluator, --workers, --sync-dir and --scheduler: the evaluator section from the command line."""
+    parser.add_argument("--evaluator", choices=sorted(BACKENDS), help="evaluation backend (evaluator.backend)")
+    parser.add_argument("--workers", type=int, help="worker processes of the processes backend, local workers of "
+                                                    "the files backend (0: only workers started elsewhere, e.g. "
+                                                    "a SLURM array) (evaluator.workers)")
+    parser.add_argument("--sync-dir", help="sync directory of the files backend (evaluator.sync_dir; "
+                                           "default <run_dir>/sync)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="dask backend: a running Dask scheduler (evaluator.scheduler)")
+
+
+def evaluator_overrides(args) -> list[str]:
+    """The ``--set`` assignments that the flags of ``add_evaluator_flags`` stand for."""
+    overrides = []
+    if args.evaluator:
+        overrides.append(f"evaluator.backend={args.evaluator}")
+    if args.workers is not None:
+        overrides.append(f"evaluator.workers={args.workers}")
+    if args.sync_dir is not None:
+        overrides.append(f"evaluator.sync_dir={json.dumps(args.sync_dir)}")  # quoted: any path is a string
+    if args.scheduler is not None:
+        overrides.append(f"evaluator.scheduler={json.dumps(args.scheduler)}")
+    return overrides
 
 
 def config_from_args(args, extra_overrides: list[str] = ()):

@@ -2,7 +2,8 @@
 
     python -m experiments.evaluate_env MODEL_OR_RUN_DIR [--agent ddqn] [--runs 20] [--seed N] [--baseline]
     python -m experiments.evaluate_env --models DIR_OR_FILES... [--agent A] [--runs M] [--vary-hp]
-                                       [--baseline] [--evaluator batched|serial|processes] [--out DIR]
+                                       [--baseline] [--evaluator B] [--workers N] [--sync-dir D]
+                                       [--scheduler ADDRESS] [--out DIR]
 
 No real-env interaction happens while training on an SE: agents stop by the SE early-out rule or
 their episode cap. ``--baseline`` also trains as many agents on the real env (stopping once a
@@ -10,13 +11,19 @@ test after an episode reaches the threshold, the paper's real-env protocol) and 
 of median training steps.
 
 The first form evaluates one model and writes evaluation.json. The second takes N models (files,
-learn_env run directories, or folders of them such as zoo/) and trains M agents on each, all
-batched into one population (``experiments/evaluation.py``); it writes evaluation.csv, one tidy
-row per training run (model, env, agent, hp_mode, run, seed, test_return, train_steps,
-train_episodes, wall_seconds; the real-env baseline's model is "real env"), and summary.txt.
+learn_env run directories, or folders of them such as zoo/) and trains M agents on each; it writes
+evaluation.csv, one tidy row per training run (model, env, agent, hp_mode, run, seed, test_return,
+train_steps, train_episodes, wall_seconds; the real-env baseline's model is "real env"), and
+summary.txt.
+
+The trainings run through the NES evaluator backends (``experiments/evaluation.py``): ``batched``
+(default: all runs of one config as one population), ``serial``, ``processes``, ``dask``, or
+``files``, whose tasks any number of ``python -m experiments.worker --sync-dir D`` processes answer
+(``--workers 0``: only those, e.g. a SLURM array; ``python -m experiments.slurm_scripts evaluate``
+writes such a layout). Every backend gives the same rows except wall_seconds. The models' own
+saved evaluator settings are not used: the flags here decide.
 """
 import csv
-import dataclasses
 import json
 import logging
 import statistics
@@ -26,14 +33,15 @@ from pathlib import Path
 import torch
 
 from agents import AGENTS
-from common.config import to_dict, with_overrides
+from common.config import EvaluatorConfig, load_config, to_dict, with_overrides
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_write_text
 from common.rng import derive_seed
 from envs.model_files import SE_KIND, find_model_files, load_model, load_synthetic_env, model_label
 from envs.real import real_env_spec
-from experiments.cli import fresh_run_dir, make_parser, run_name, setup_logging
-from experiments.evaluation import CSV_COLUMNS, EVAL_BACKENDS, REAL, Run, evaluate_runs
+from experiments.cli import (add_evaluator_flags, evaluator_overrides, fresh_run_dir, make_parser, run_name,
+                             setup_logging)
+from experiments.evaluation import CSV_COLUMNS, REAL, Run, evaluate_runs
 
 log = logging.getLogger("evaluate_env")
 
@@ -45,9 +53,7 @@ def parse_args(argv):
                         help="many SEs at once: model files, run directories or folders of them (writes evaluation.csv)")
     parser.add_argument("--vary-hp", action="store_true",
                         help="every run samples its own lr, batch size, width and depth (the paper's robustness mode)")
-    parser.add_argument("--evaluator", choices=EVAL_BACKENDS, default="batched",
-                        help="with --models: batched (one population, default), serial or processes")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes of --evaluator processes (default 2)")
+    add_evaluator_flags(parser)
     parser.add_argument("--agent", default="ddqn", help=f"agent to train: {', '.join(sorted(AGENTS))} (default ddqn)")
     parser.add_argument("--runs", type=int, default=20, help="fresh agents to train (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fresh agents (default 0)")
@@ -62,14 +68,16 @@ def resolve_model(path: Path) -> Path:
     return path / "best.pt" if path.is_dir() else path
 
 
-def run_agents(config, agent_name, seeds, on_synthetic: bool, nets=None) -> tuple[list[dict], float]:
-    """Train len(seeds) agents as one population; per-run records and wall seconds."""
-    config = dataclasses.replace(config, agent=agent_name)
-    rows = evaluate_runs([Run("model", config, i, s, nets if on_synthetic else None) for i, s in enumerate(seeds)])
-    threshold = real_env_spec(config.env).solved_reward
-    records = [{"run": r["run"], "test_return": r["test_return"], "train_steps": r["train_steps"],
-                "train_episodes": r["train_episodes"], "solved": r["test_return"] >= threshold} for r in rows]
-    return records, rows[0]["wall_seconds"]
+def evaluator_config(args) -> EvaluatorConfig:
+    """The evaluator section from the flags, validated (a model's saved one says how it was learned)."""
+    return load_config(None, evaluator_overrides(args)).evaluator
+
+
+def side_records(rows: list[dict], threshold: float) -> tuple[list[dict], float]:
+    """Per-run records of one side (SE or real env) and the longest training's wall seconds."""
+    kept = [{"run": r["run"], "test_return": r["test_return"], "train_steps": r["train_steps"],
+             "train_episodes": r["train_episodes"], "solved": r["test_return"] >= threshold} for r in rows]
+    return kept, max(r["wall_seconds"] for r in rows)
 
 
 def summarise(records: list[dict], threshold: float) -> dict:
@@ -100,22 +108,26 @@ def main(argv=None):
         raise UserError(f"--runs must be >= 1, got {args.runs}")
     if (args.model is None) == (args.models is None):
         raise UserError("give one model (positional) or --models, not both and not neither")
+    evaluator = evaluator_config(args)
     if args.models is not None:
-        return evaluate_many(args)
+        return evaluate_many(args, evaluator)
     model_path = resolve_model(args.model)
     nets, config = load_synthetic_env(model_path)
     config = with_overrides(to_dict(config), [f"agent={args.agent}", *args.overrides])
-    torch.set_num_threads(config.evaluator.threads)
+    torch.set_num_threads(evaluator.threads)
     out_dir = fresh_run_dir(args.out, run_name(config.env, "evaluate_env", args.seed))
     threshold = real_env_spec(config.env).solved_reward
     seeds = [derive_seed(args.seed, run, 0xE7A1) for run in range(args.runs)]
-    se_records, se_wall = run_agents(config, args.agent, seeds, on_synthetic=True, nets=nets)
+    planned = [Run("SE", config, run, s, nets) for run, s in enumerate(seeds)]
+    planned += [Run(REAL, config, run, s + 1) for run, s in enumerate(seeds)] if args.baseline else []
+    rows = evaluate_runs(planned, evaluator, out_dir)
+    se_records, se_wall = side_records(rows[:args.runs], threshold)
     report = {"model": str(model_path), "env": config.env, "agent": args.agent, "seed": args.seed,
               "synthetic": {"summary": summarise(se_records, threshold), "wall_seconds": round(se_wall, 2),
                             "runs": se_records}}
     rows = {"SE": report["synthetic"]["summary"]}
     if args.baseline:
-        real_records, real_wall = run_agents(config, args.agent, [s + 1 for s in seeds], on_synthetic=False)
+        real_records, real_wall = side_records(rows[args.runs:], threshold)
         report["real"] = {"summary": summarise(real_records, threshold), "wall_seconds": round(real_wall, 2),
                           "runs": real_records}
         rows["real env"] = report["real"]["summary"]
@@ -172,17 +184,15 @@ def summary_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def evaluate_many(args) -> Path:
-    if args.workers < 1:
-        raise UserError(f"--workers must be >= 1, got {args.workers}")
+def evaluate_many(args, evaluator: EvaluatorConfig) -> Path:
     planned = model_runs(args.models, args.agent, args.runs, args.seed, args.vary_hp, args.overrides, args.baseline)
     envs = sorted({run.config.env for run in planned})
     out_dir = fresh_run_dir(args.out, run_name("+".join(envs), "evaluate_env", args.seed))
     log.info("%d training runs (%d models x %d agents%s), %s backend", len(planned),
              len({r.model for r in planned if r.nets is not None}), args.runs,
-             " + real-env baseline" if args.baseline else "", args.evaluator)
-    torch.set_num_threads(planned[0].config.evaluator.threads)
-    rows = evaluate_runs(planned, args.evaluator, args.workers, planned[0].config.evaluator.threads)
+             " + real-env baseline" if args.baseline else "", evaluator.backend)
+    torch.set_num_threads(evaluator.threads)
+    rows = evaluate_runs(planned, evaluator, out_dir)
     write_rows(out_dir / "evaluation.csv", rows)
     text = summary_table(rows)
     atomic_write_text(out_dir / "summary.txt", text + "\n")

@@ -4,39 +4,30 @@ the real env; one tidy row per training run.
 A ``Run`` is one agent training: on the SE ``nets`` (no real-env interaction while training; the
 agent stops by the SE early-out rule or its episode cap) or, with ``nets=None``, on the real env
 (tested after every episode, stopping once a test reaches the env's threshold: the paper's
-real-env protocol). Runs that share an env, an agent config and an SE architecture train as one
-batched population (different SEs are different members), so N SEs x M agents cost about one
-training of N*M members.
-
-Backends: ``batched`` (every compatible group as one population), ``serial`` (one run at a time)
-and ``processes`` (each group split over ``workers`` local processes, batched inside each). They
-give identical rows except for ``wall_seconds``, because every run's randomness comes from its
-own seed. This does not go through the NES evaluators (``nes/evaluators``): those score NES
-member tasks (psi and psi +- eps) and return NES scores, while an evaluation needs each agent's
-steps and episodes; a task kind for fixed models there would change the task and result records
-that the file, SLURM and Dask backends exchange.
+real-env protocol; ``nes/fixed_env_training.py``). Runs that share one config (env, agent and its
+hyperparameters, protocol, SE architecture) form a group: its runs become the fixed-env tasks
+(``nes/tasks.py``) of one run id, and an evaluator backend made from that config
+(``nes/evaluators``) runs them. So a group is one batched population with the ``batched``
+backend (different SEs are different members: N SEs x M agents cost about one training of N*M
+members), and spreads over worker processes, a Dask cluster, or ``experiments.worker`` processes
+(a SLURM array) over a sync directory with the others. Every backend gives the same rows except
+``wall_seconds``, because every run's randomness comes from its own seed.
 """
 import dataclasses
 import json
 import logging
-import multiprocessing
-import time
-from concurrent.futures import ProcessPoolExecutor
+import math
+from pathlib import Path
 
-import torch
-
-from agents import make_agent
-from agents.training import train_population
-from common.config import Config
-from common.rng import derive_seed
-from envs.initial_states import InitialStateSampler
+from common.config import BACKENDS, Config, EvaluatorConfig
 from envs.real import real_env_spec
-from envs.real_vec import RealVecEnv
-from envs.synthetic_vec import SyntheticVecEnv
 from models.synthetic_env_nets import SyntheticEnvNets
+from nes.evaluators import make_evaluator
+from nes.learned_envs import initial_nets
+from nes.tasks import FixedEnvResult, FixedEnvTask
 
 log = logging.getLogger(__name__)
-EVAL_BACKENDS = ("batched", "serial", "processes")
+EVAL_BACKENDS = BACKENDS
 REAL = "real env"
 CSV_COLUMNS = ("model", "env", "agent", "hp_mode", "run", "seed", "test_return", "train_steps",
                "train_episodes", "wall_seconds")
@@ -57,79 +48,52 @@ class Run:
         return "varied" if self.config.agent_config().vary_hp else "fixed"
 
     def group_key(self) -> str:
-        """Runs with equal keys can train as one population."""
-        nets = None if self.nets is None else [(w.shape, net.activation) for net in self.nets.nets.values()
-                                               for w in net.weights]
+        """Runs with equal keys train under one config (one population with the batched backend)."""
+        se = None if self.nets is None else dataclasses.asdict(self.config.synthetic_env)
         return json.dumps([self.config.env, self.config.agent, dataclasses.asdict(self.config.agent_config()),
-                           dataclasses.asdict(self.config.protocol), str(nets)], sort_keys=True)
+                           dataclasses.asdict(self.config.protocol), se], sort_keys=True)
+
+    def psi(self):
+        """The SE's parameter vector (None on the real env), checked against its config's architecture."""
+        if self.nets is None:
+            return None
+        psi = self.nets.to_flat()[0]
+        expected = initial_nets(dataclasses.replace(self.config, learn="synthetic_env"),
+                                real_env_spec(self.config.env), 0).num_params
+        if self.nets.population != 1 or psi.numel() != expected:
+            raise ValueError(f"run of {self.model}: its SE is not one SE of its config's synthetic_env shape")
+        return psi
 
 
-def _train(runs: list[Run]) -> list[dict]:
-    """Train ``runs`` (one group) as one population; one row per run."""
-    config = runs[0].config
-    spec = real_env_spec(config.env)
-    agent_config = config.agent_config()
-    seeds = [r.seed for r in runs]
-    agent = make_agent(config.agent, agent_config, spec, [derive_seed(s, 0) for s in seeds])
-    test_env = RealVecEnv(config.env, [derive_seed(s, 2) for s in seeds], agent_config.test_episodes)
-    synthetic = runs[0].nets is not None
-    sampler = None
-    if synthetic:
-        sampler = InitialStateSampler(config.env, [derive_seed(s, 1) for s in seeds])
-        flat = torch.cat([r.nets.to_flat() for r in runs])
-        train_env = SyntheticVecEnv(runs[0].nets.with_flat(flat), spec, sampler, autoreset=False)
-        protocol = dataclasses.replace(config.protocol, test_every=0, se_early_out=True)
-    else:
-        train_env = RealVecEnv(config.env, [derive_seed(s, 1) for s in seeds])
-        protocol = dataclasses.replace(config.protocol, test_every=1, stop_when_solved=True, se_early_out=False)
-    start = time.monotonic()
-    try:
-        result = train_population(agent, train_env, test_env, agent_config, protocol, on_synthetic=synthetic)
-    finally:
-        test_env.close()
-        (sampler or train_env).close()
-    wall = round(time.monotonic() - start, 3)
-    return [{"model": r.model, "env": r.config.env, "agent": r.config.agent, "hp_mode": r.hp_mode, "run": r.run,
-             "seed": r.seed, "test_return": float(result.test_return[i]), "train_steps": int(result.train_steps[i]),
-             "train_episodes": int(result.train_episodes[i]), "wall_seconds": wall}
-            for i, r in enumerate(runs)]
+def evaluate_runs(runs: list[Run], evaluator: EvaluatorConfig | None = None, out_dir: Path | None = None) -> list[dict]:
+    """Rows for ``runs`` in their order, each group run by the ``evaluator`` backend (default batched).
 
-
-def _train_in_worker(runs: list[Run], threads: int) -> list[dict]:
-    torch.set_num_threads(threads)
-    return _train(runs)
-
-
-def evaluate_runs(runs: list[Run], backend: str = "batched", workers: int = 2, threads: int = 1,
-                  on_done=None) -> list[dict]:
-    """Rows for ``runs`` in their order; ``on_done(count)`` hears how many runs each batch finished."""
+    Group k's run id is ``<out_dir name>.g<k>``; the files backend's sync dir defaults to <out_dir>/sync.
+    """
+    evaluator = evaluator or EvaluatorConfig()
     groups: dict[str, list[int]] = {}
     for index, run in enumerate(runs):
         groups.setdefault(run.group_key(), []).append(index)
-    if backend == "serial":
-        batches = [[i] for indices in groups.values() for i in indices]
-    elif backend == "processes":
-        batches = [indices[w::workers] for indices in groups.values() for w in range(workers) if indices[w::workers]]
-    else:
-        batches = list(groups.values())
+    name = out_dir.name if out_dir is not None else "evaluation"
     rows: dict[int, dict] = {}
-
-    def finished(batch: list[int]) -> None:
-        first = runs[batch[0]]
-        log.info("%d of %d runs done (%s, %s on %s)", len(rows), len(runs), first.model, first.config.agent,
-                 first.config.env)
-        if on_done:
-            on_done(len(batch))
-
-    if backend == "processes":
-        # spawn, not fork: forking a process that already ran torch can deadlock its thread pools.
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [(batch, pool.submit(_train_in_worker, [runs[i] for i in batch], threads)) for batch in batches]
-            for batch, future in futures:
-                rows.update(zip(batch, future.result()))
-                finished(batch)
-    else:
-        for batch in batches:
-            rows.update(zip(batch, _train([runs[i] for i in batch])))
-            finished(batch)
+    for k, indices in enumerate(groups.values()):
+        first = runs[indices[0]]
+        config = dataclasses.replace(first.config, learn="synthetic_env", evaluator=evaluator)
+        tasks = [FixedEnvTask(run_id=f"{name}.g{k}", iteration=0, member=row, seed=runs[i].seed, psi=runs[i].psi())
+                 for row, i in enumerate(indices)]
+        backend = make_evaluator(config, out_dir)
+        try:
+            results = backend.evaluate(tasks, math.inf)
+        finally:
+            backend.close()
+        for result in results:
+            rows[indices[result.member]] = _row(runs[indices[result.member]], result)
+        log.info("%d of %d runs done (group %d: %d runs of %s on %s, %s)", len(rows), len(runs), k, len(indices),
+                 first.config.agent, first.config.env, "real env" if first.nets is None else "SEs")
     return [rows[i] for i in range(len(runs))]
+
+
+def _row(run: Run, result: FixedEnvResult) -> dict:
+    return {"model": run.model, "env": run.config.env, "agent": run.config.agent, "hp_mode": run.hp_mode,
+            "run": run.run, "seed": run.seed, "test_return": result.test_return, "train_steps": result.train_steps,
+            "train_episodes": result.train_episodes, "wall_seconds": round(result.seconds, 3)}

@@ -18,9 +18,9 @@ from tqdm import tqdm
 from common.config import save_config, with_overrides
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_write_text, load_torch_file
-from experiments.cli import (REPO_ROOT, add_config_flags, config_from_args, fresh_run_dir, make_parser,
-                             run_name, setup_logging)
-from nes.evaluators import BACKENDS, make_evaluator
+from experiments.cli import (REPO_ROOT, add_config_flags, add_evaluator_flags, config_from_args,
+                             evaluator_overrides, fresh_run_dir, make_parser, run_name, setup_logging)
+from nes.evaluators import make_evaluator
 from nes.master import CHECKPOINT_KIND, NESMaster, state_from_checkpoint
 
 DEFAULT_CONFIG = REPO_ROOT / "default_config" / "cartpole_synthetic_env.yaml"
@@ -33,28 +33,10 @@ log = logging.getLogger("learn_env")
 def parse_args(argv):
     parser = make_parser(__doc__)
     add_config_flags(parser, DEFAULT_CONFIG)
-    parser.add_argument("--evaluator", choices=sorted(BACKENDS), help="evaluation backend (evaluator.backend)")
-    parser.add_argument("--workers", type=int, help="worker processes of the processes backend, local workers of "
-                                                    "the files backend (evaluator.workers)")
-    parser.add_argument("--sync-dir", help="sync directory of the files backend (evaluator.sync_dir; "
-                                           "default <run_dir>/sync)")
-    parser.add_argument("--scheduler", metavar="ADDRESS", help="dask backend: a running Dask scheduler (evaluator.scheduler)")
+    add_evaluator_flags(parser)
     parser.add_argument("--out", type=Path, help="run directory (default: results/<env>__learn_env__<seed>__<time>)")
     parser.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR from its latest.pt")
     return parser.parse_args(argv)
-
-
-def cli_overrides(args) -> list[str]:
-    overrides = []
-    if args.evaluator:
-        overrides.append(f"evaluator.backend={args.evaluator}")
-    if args.workers is not None:
-        overrides.append(f"evaluator.workers={args.workers}")
-    if args.sync_dir is not None:
-        overrides.append(f"evaluator.sync_dir={json.dumps(args.sync_dir)}")  # quoted: any path is a string
-    if args.scheduler is not None:
-        overrides.append(f"evaluator.scheduler={json.dumps(args.scheduler)}")
-    return overrides
 
 
 def load_resume(args):
@@ -66,7 +48,8 @@ def load_resume(args):
     payload = load_torch_file(latest, "checkpoint")
     if payload.get("kind") != CHECKPOINT_KIND:
         raise UserError(f"{latest} is not a learn_env checkpoint")
-    overrides = list(args.overrides) + cli_overrides(args) + ([f"seed={args.seed}"] if args.seed is not None else [])
+    overrides = list(args.overrides) + evaluator_overrides(args)
+    overrides += [f"seed={args.seed}"] if args.seed is not None else []
     for assignment in overrides:
         key = assignment.partition("=")[0]
         if not key.startswith(RESUMABLE_CHANGES):
@@ -105,7 +88,7 @@ def main(argv=None) -> Path:
         run_dir, payload, config = load_resume(args)
         run_id, state = payload["run_id"], state_from_checkpoint(payload)
     else:
-        config = config_from_args(args, cli_overrides(args))
+        config = config_from_args(args, evaluator_overrides(args))
         run_id = run_name(config.env, "learn_env", config.seed)
         run_dir = fresh_run_dir(args.out, run_id)
         state = None

@@ -1,4 +1,7 @@
-"""A ``files`` backend worker: claims member tasks of any run in a sync directory and answers them.
+"""A ``files`` backend worker: claims tasks of any run in a sync directory and answers them.
+
+The tasks are NES member tasks or the fixed-env tasks of an evaluation (``nes/tasks.py``); the
+worker runs either through ``nes/work.py``.
 
 It needs no config of its own: each run's master writes the run's config beside its tasks. A worker
 claims up to its share of an iteration's tasks at once (the tasks over the live workers, or
@@ -21,10 +24,10 @@ from pathlib import Path
 from common.config import Config, with_overrides
 from common.errors import UserError
 from common.files import atomic_write_text
-from nes.member_evaluation import evaluate_members
 from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, RunPaths, read_config, read_tasks,
                           release_claim, try_claim, visible_names, write_results)
-from nes.tasks import MemberTask
+from nes.tasks import FixedEnvTask, MemberTask
+from nes.work import run_tasks
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ def check_sync_dir(sync_dir: Path, create: bool) -> Path:
 class Claim:
     path: Path
     fd: int
-    task: MemberTask
+    task: MemberTask | FixedEnvTask
     time_budget: float
 
 
@@ -238,7 +241,7 @@ class FileWorker:
                 return run_id, claims
         return None, []
 
-    def tasks_of(self, paths: RunPaths, run_id: str, iteration: int) -> tuple[list[MemberTask], float] | None:
+    def tasks_of(self, paths: RunPaths, run_id: str, iteration: int) -> tuple[list, float] | None:
         """The iteration's tasks file, read once (None if it is gone or unusable)."""
         path = paths.tasks / str(iteration)
         try:
@@ -266,7 +269,7 @@ class FileWorker:
         tasks = [claim.task for claim in claims]
         log.info("worker %s: run %s iteration %d, %d member(s) from %d", self.name, run_id, tasks[0].iteration,
                  len(tasks), tasks[0].member)
-        results = evaluate_members(tasks, config, max(claim.time_budget for claim in claims), batched=True)
+        results = run_tasks(tasks, config, max(claim.time_budget for claim in claims), batched=True)
         try:
             write_results(RunPaths(self.sync_dir, run_id), results, self.name)
             self.answered += len(results)

@@ -3,7 +3,7 @@
 Masters and workers share nothing but a directory (a shared filesystem on a cluster); no ports.
 
     D/runs/<run_id>/config            the run's merged config, written by its master
-    D/runs/<run_id>/tasks/<it>        the members of iteration it still to be run (psi, their eps)
+    D/runs/<run_id>/tasks/<it>        the tasks of iteration it still to be run (NES: psi, the members' eps)
     D/runs/<run_id>/claims/<it>-<m>   a worker's claim on it (holds the worker's name)
     D/runs/<run_id>/results/<it>-<m>-<worker>  results of a worker's batch (m: its first member)
     D/workers/<name>                  a live worker: its pid; its heartbeat renews the mtime
@@ -13,9 +13,14 @@ Masters and workers share nothing but a directory (a shared filesystem on a clus
 Every config, task and result file is one JSON header line, then ``size`` payload bytes. The header
 names the file (format, kind, run_id, iteration, member) and holds the sha256 of that identity and
 the payload, so a reader detects a truncated, corrupt or foreign file instead of trusting it. Task
-payloads are ``torch.save`` dicts (time_budget, psi, members, seeds, eps; loaded weights-only,
-tensors exact), results payloads the JSON list of a batch's ``MemberResult``s (Python's float repr
-round-trips exactly).
+payloads are ``torch.save`` dicts (loaded weights-only, tensors exact), results payloads JSON
+(Python's float repr round-trips exactly). Two task kinds (``nes/tasks.py``) travel:
+
+- member tasks (NES): ``{time_budget, psi, members, seeds, eps}`` (psi once, eps stacked); results:
+  the JSON list of the batch's ``MemberResult``s;
+- fixed-env tasks (evaluations): ``{task_kind: "fixed_env", time_budget, members, seeds, psis}``
+  (psis stacked, one per task since each trains in its own SE, or None for the real env);
+  results: ``{"task_kind": "fixed_env", "results": [FixedEnvResult, ...]}``.
 
 Files are written to a temp name and renamed into place after fsync, so a reader sees all or nothing.
 A claim is created with O_CREAT|O_EXCL: of two workers racing for a task exactly one gets it. Its
@@ -36,9 +41,10 @@ from pathlib import Path
 import torch
 
 from common.files import atomic_write
-from nes.tasks import MemberResult, MemberTask
+from nes.tasks import FixedEnvResult, FixedEnvTask, MemberResult, MemberTask
 
 FORMAT = "synthenv-sync/1"
+FIXED_ENV = "fixed_env"   # the task_kind of fixed-env task and result payloads (member payloads have none)
 TEMP_PREFIX = "."
 
 
@@ -135,23 +141,45 @@ def read_config(paths: RunPaths, run_id: str) -> dict:
     return json.loads(read_file(paths.config, "config", run_id)[1])
 
 
-def write_tasks(paths: RunPaths, tasks: list[MemberTask], time_budget: float) -> None:
-    """One iteration's tasks in one file, so workers see the whole set at once (psi is stored once)."""
+def write_tasks(paths: RunPaths, tasks: list[MemberTask] | list[FixedEnvTask], time_budget: float) -> None:
+    """One iteration's tasks (of one kind) in one file, so workers see the whole set at once."""
     first = tasks[0]
-    if not all(torch.equal(t.psi, first.psi) and t.iteration == first.iteration for t in tasks):
-        raise ValueError("the tasks of one iteration share psi")
-    payload = tensors_to_bytes({"time_budget": time_budget, "psi": first.psi, "members": [t.member for t in tasks],
-                                "seeds": [t.seed for t in tasks], "eps": torch.stack([t.eps for t in tasks])})
-    write_file(paths.tasks / str(first.iteration), "tasks", first.run_id, first.iteration, -1, payload)
+    if not all(type(t) is type(first) and t.iteration == first.iteration for t in tasks):
+        raise ValueError("the tasks of one file are of one kind and one iteration")
+    members, seeds = [t.member for t in tasks], [t.seed for t in tasks]
+    if isinstance(first, MemberTask):
+        if not all(torch.equal(t.psi, first.psi) for t in tasks):
+            raise ValueError("the member tasks of one iteration share psi")
+        data = {"time_budget": time_budget, "psi": first.psi, "members": members, "seeds": seeds,
+                "eps": torch.stack([t.eps for t in tasks])}
+    else:
+        if len({t.psi is None for t in tasks}) > 1:
+            raise ValueError("the fixed-env tasks of one file are all in SEs or all on the real env")
+        psis = None if first.psi is None else torch.stack([t.psi for t in tasks])
+        data = {"task_kind": FIXED_ENV, "time_budget": time_budget, "members": members, "seeds": seeds, "psis": psis}
+    write_file(paths.tasks / str(first.iteration), "tasks", first.run_id, first.iteration, -1, tensors_to_bytes(data))
 
 
-def read_tasks(path: Path, run_id: str) -> tuple[list[MemberTask], float]:
+def read_tasks(path: Path, run_id: str) -> tuple[list[MemberTask] | list[FixedEnvTask], float]:
     """The tasks in ``path`` and their time budget; raises BadFile."""
     header, payload = read_file(path, "tasks", run_id)
-    data = tensors_from_bytes(payload)
-    tasks = [MemberTask(run_id=run_id, iteration=header["iteration"], member=member, seed=seed, psi=data["psi"],
-                        eps=eps) for member, seed, eps in zip(data["members"], data["seeds"], data["eps"])]
-    return tasks, data["time_budget"]
+    data, iteration = tensors_from_bytes(payload), header["iteration"]
+    try:
+        kind = data.get("task_kind")
+        if kind == FIXED_ENV:
+            psis = [None] * len(data["members"]) if data["psis"] is None else list(data["psis"])
+            if not len(psis) == len(data["members"]) == len(data["seeds"]):
+                raise BadFile("malformed task payload: one psi and seed per task expected")
+            tasks = [FixedEnvTask(run_id=run_id, iteration=iteration, member=member, seed=seed, psi=psi)
+                     for member, seed, psi in zip(data["members"], data["seeds"], psis)]
+        elif kind is None:
+            tasks = [MemberTask(run_id=run_id, iteration=iteration, member=member, seed=seed, psi=data["psi"],
+                                eps=eps) for member, seed, eps in zip(data["members"], data["seeds"], data["eps"])]
+        else:
+            raise BadFile(f"unknown task kind {kind!r}")
+        return tasks, data["time_budget"]
+    except (KeyError, TypeError, AttributeError):
+        raise BadFile("malformed task payload") from None
 
 
 def results_name(iteration: int, first_member: int, worker: str) -> str:
@@ -164,20 +192,28 @@ def results_iteration(name: str) -> int | None:
     return parsed[0] if parsed is not None and name.count("-") >= 2 else None
 
 
-def write_results(paths: RunPaths, results: list[MemberResult], worker: str) -> None:
+def write_results(paths: RunPaths, results: list[MemberResult] | list[FixedEnvResult], worker: str) -> None:
     """One worker's batch of results of one iteration in one file (one fsync for the batch)."""
     first = results[0]
-    payload = json.dumps([dataclasses.asdict(result) for result in results]).encode()
+    if not all(type(r) is type(first) for r in results):
+        raise ValueError("the results of one file are of one kind")
+    rows = [dataclasses.asdict(result) for result in results]
+    data = rows if isinstance(first, MemberResult) else {"task_kind": FIXED_ENV, "results": rows}
+    payload = json.dumps(data).encode()
     write_file(paths.results / results_name(first.iteration, first.member, worker), "results", first.run_id,
                first.iteration, -1, payload, written_at=time.time())
 
 
-def read_results(path: Path, run_id: str, iteration: int) -> tuple[list[MemberResult], float]:
+def read_results(path: Path, run_id: str, iteration: int) -> tuple[list[MemberResult] | list[FixedEnvResult], float]:
     """The results in ``path`` and the wall time they were written at; raises BadFile."""
     header, payload = read_file(path, "results", run_id, iteration)
     try:
-        results = [MemberResult(**data) for data in json.loads(payload)]
-    except (json.JSONDecodeError, TypeError):
+        data = json.loads(payload)
+        if isinstance(data, dict) and data.get("task_kind") == FIXED_ENV:
+            results = [FixedEnvResult(**row) for row in data["results"]]
+        else:
+            results = [MemberResult(**row) for row in data]
+    except (json.JSONDecodeError, TypeError, KeyError):
         raise BadFile("unreadable results payload") from None
     if any((r.run_id, r.iteration) != (run_id, iteration) for r in results):
         raise BadFile("foreign file: it holds results of another run or iteration")

@@ -1,4 +1,11 @@
-"""What the NES master hands to an evaluator, and what it gets back."""
+"""What is handed to an evaluator, and what it gets back: two kinds of task, each with its result.
+
+- ``MemberTask`` -> ``MemberResult``: the NES master scores a population member (psi and psi +- eps).
+- ``FixedEnvTask`` -> ``FixedEnvResult``: an evaluation trains one fresh agent in a fixed env (a
+  learned SE, or the real env) and tests it on the real env.
+
+Every backend carries both kinds; ``nes/work.py`` runs either.
+"""
 from dataclasses import dataclass
 
 import torch
@@ -30,3 +37,31 @@ class MemberResult:
     failed: bool
     real_env_steps: int       # real-env steps: tests, plus training with a reward network
     synthetic_steps: int      # SE steps its agents trained for
+
+
+@dataclass
+class FixedEnvTask:
+    """Train one fresh agent in the SE psi (no real-env steps while training) or, with psi None, on
+    the real env; then test it on the real env."""
+
+    run_id: str
+    iteration: int            # the batch this task was submitted in
+    member: int               # its row within the batch
+    seed: int                 # the agent's seed: any backend gives the same result
+    psi: torch.Tensor | None  # (D,) a learned SE's parameters; None: the real env
+
+
+@dataclass
+class FixedEnvResult:
+    run_id: str
+    iteration: int
+    member: int
+    test_return: float        # mean real-env test return after training
+    train_steps: int          # env steps trained for (SE steps, or real-env steps on the real env)
+    train_episodes: int
+    seconds: float            # wall seconds of the training it ran in (batched: the whole batch)
+    timed_out: bool
+    failed: bool              # NaN or inf from the SE or the loss
+
+
+RESULT_OF = {MemberTask: MemberResult, FixedEnvTask: FixedEnvResult}

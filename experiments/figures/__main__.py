@@ -2,7 +2,7 @@
 
     python -m experiments.figures NAME --models PATH [PATH ...] [--out DIR] [--env ENV] [--runs N]
                                   [--agents A,B] [--steps N] [--transitions N] [--seed S]
-                                  [--evaluator batched|serial|processes] [--set KEY=VALUE ...]
+                                  [--evaluator B] [--workers N] [--set KEY=VALUE ...]
 
 Writes NAME.png, NAME.pdf and NAME.csv (the numbers drawn) into --out and prints a one-line
 summary and the output directory. Figures:
@@ -38,7 +38,8 @@ def parse_args(argv):
                         help="model_based: real random-policy transitions to fit on (default 20000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the agents (default 0)")
     parser.add_argument("--evaluator", choices=EVAL_BACKENDS, default="batched", help="how agent runs are computed")
-    parser.add_argument("--workers", type=int, default=2, help="processes of --evaluator processes")
+    parser.add_argument("--workers", type=int, default=2, help="processes of --evaluator processes or dask, local "
+                        "workers of files (sync dir <out>/sync)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a key of every model's config, e.g. --set agents.ddqn.train_episodes=50")
     return parser.parse_args(argv)

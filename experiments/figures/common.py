@@ -7,9 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from common.config import to_dict, with_overrides
+from common.config import EvaluatorConfig, to_dict, with_overrides
 from common.errors import UserError
 from envs.model_files import find_model_files, load_model, model_label
+
+
+def evaluator_of(args) -> EvaluatorConfig:
+    """How a figure's agent runs are computed (``--evaluator``, ``--workers``; files: sync dir <out>/sync)."""
+    return EvaluatorConfig(backend=args.evaluator, workers=args.workers)
 
 
 @dataclass

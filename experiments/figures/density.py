@@ -12,7 +12,7 @@ import numpy as np
 from common.config import to_dict, with_overrides
 from common.rng import derive_seed
 from experiments.evaluation import CSV_COLUMNS, REAL, Run, evaluate_runs
-from experiments.figures.common import gaussian_kde, load_models, new_figure, save, write_csv
+from experiments.figures.common import evaluator_of, gaussian_kde, load_models, new_figure, save, write_csv
 
 AGENTS = ("ddqn", "dueling_ddqn", "td3_discrete")
 VARIANTS = (REAL, "SE, fixed HPs", "SE, varied HPs")
@@ -40,7 +40,7 @@ def variant(row: dict) -> str:
 def make(args, out_dir: Path) -> str:
     models = load_models(args.models, "synthetic_env", args.env, args.overrides)
     agents = args.agents or AGENTS
-    rows = evaluate_runs(planned_runs(models, agents, args.runs, args.seed), args.evaluator, args.workers)
+    rows = evaluate_runs(planned_runs(models, agents, args.runs, args.seed), evaluator_of(args), out_dir)
     for row in rows:
         row["variant"] = variant(row)
     write_csv(out_dir / "density.csv", ("variant", *CSV_COLUMNS), rows)

@@ -18,7 +18,7 @@ from common.rng import derive_seed
 from envs.model_files import save_synthetic_env
 from envs.real import make_real_env, real_env_spec
 from experiments.evaluation import CSV_COLUMNS, Run, evaluate_runs
-from experiments.figures.common import gaussian_kde, load_models, new_figure, save, write_csv
+from experiments.figures.common import evaluator_of, gaussian_kde, load_models, new_figure, save, write_csv
 from models.mlp import PopulationMLP, build_mlp
 from models.synthetic_env_nets import NET_NAMES, SyntheticEnvNets
 
@@ -79,7 +79,7 @@ def make(args, out_dir: Path) -> str:
     for m in models:
         runs += [Run(m.label, with_overrides(to_dict(m.config), [f"agent={agent}"]), run, s, m.nets)
                  for run, s in enumerate(seeds)]
-    rows = evaluate_runs(runs, args.evaluator, args.workers)
+    rows = evaluate_runs(runs, evaluator_of(args), out_dir)
     for row in rows:
         row["trained_on"] = BASELINE if row["model"] == BASELINE else "learned SEs"
     write_csv(out_dir / "model_based.csv", ("trained_on", *CSV_COLUMNS), rows)

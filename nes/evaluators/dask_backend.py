@@ -1,13 +1,13 @@
-"""``dask`` backend: member batches submitted to a Dask scheduler.
+"""``dask`` backend: task batches submitted to a Dask scheduler.
 
 With ``evaluator.scheduler`` empty it starts a ``distributed.LocalCluster`` of ``evaluator.workers``
 one-thread worker processes, bound to 127.0.0.1 only and without a dashboard. Otherwise it connects
 to the scheduler at that address (e.g. one started by dask-jobqueue's ``SLURMCluster``).
 
-Members are split into one chunk per connected worker, and each chunk trains as one batched
+Tasks are split into one chunk per connected worker, and each chunk trains as one batched
 population, as in the ``processes`` backend. A worker that dies has its chunk rescheduled by Dask
-onto another (or its restarted) worker; members are seeded by (run seed, iteration, member), so the
-redone chunk gives the same scores.
+onto another (or its restarted) worker; every task carries its own seed, so the redone chunk gives
+the same results.
 """
 import logging
 
@@ -15,17 +15,16 @@ import torch
 
 from common.config import Config
 from common.errors import UserError
-from nes.member_evaluation import evaluate_members
-from nes.tasks import MemberResult, MemberTask
+from nes.work import run_tasks
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 30
 
 
-def _evaluate_chunk(tasks: list[MemberTask], config: Config, time_budget: float) -> list[MemberResult]:
+def _evaluate_chunk(tasks: list, config: Config, time_budget: float) -> list:
     torch.set_num_threads(config.evaluator.threads)
-    return evaluate_members(tasks, config, time_budget, batched=True)
+    return run_tasks(tasks, config, time_budget, batched=True)
 
 
 class DaskEvaluator:
@@ -52,7 +51,7 @@ class DaskEvaluator:
         self.client.wait_for_workers(1)
         return len(self.client.scheduler_info(n_workers=-1)["workers"])
 
-    def evaluate(self, tasks: list[MemberTask], time_budget: float) -> list[MemberResult]:
+    def evaluate(self, tasks: list, time_budget: float) -> list:
         workers = self._worker_count()
         chunks = [chunk for chunk in (tasks[i::workers] for i in range(workers)) if chunk]
         futures = [self.client.submit(_evaluate_chunk, chunk, self.config, time_budget, pure=False)

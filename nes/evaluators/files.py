@@ -1,13 +1,14 @@
-"""``files`` backend: member tasks go through a shared sync directory to independently started workers.
+"""``files`` backend: tasks go through a shared sync directory to independently started workers.
 
-The master writes the run's config and each iteration's member tasks into the sync directory
+The master writes the run's config and each iteration's tasks (NES member tasks, or the fixed-env
+tasks of an evaluation) into the sync directory
 (nes/sync_dir.py has the layout and the protocol), then waits for the results. Any number of
 workers (``python -m experiments.worker --sync-dir D``: by hand, a SLURM array, or the
 ``evaluator.workers`` local processes this evaluator starts itself) claim and answer them. While
 waiting, the master issues again every task whose claim lease ran out (its worker was killed or
 lost) and restarts local workers that died. Files that are truncated, corrupt or meant for another
-run are logged and skipped. Member seeds are fixed by (run seed, iteration, member), so a redone
-task gives the same result and the run the same numbers as the ``batched`` backend.
+run are logged and skipped. Every task carries its own seed, so a redone task gives the same
+result and the run the same numbers as the ``batched`` backend.
 """
 import logging
 import os
@@ -24,7 +25,7 @@ from nes.file_worker import check_sync_dir, request_stop
 from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, LeaseWatch, RunPaths, claim_owner, member_name,
                           parse_member_name, read_config, read_results, results_iteration, visible_names,
                           write_config, write_tasks)
-from nes.tasks import MemberResult, MemberTask
+from nes.tasks import RESULT_OF
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class FilesEvaluator:
         self.unfinished: str | None = None
         self.overheads: list[dict] = []    # per iteration: seconds spent writing, collecting, cleaning up
 
-    def evaluate(self, tasks: list[MemberTask], time_budget: float) -> list[MemberResult]:
+    def evaluate(self, tasks: list, time_budget: float) -> list:
         run_id, iteration = tasks[0].run_id, tasks[0].iteration
         paths = RunPaths(self.sync_dir, run_id)
         self.unfinished = run_id
@@ -159,10 +160,11 @@ class FilesEvaluator:
             self.local.start_missing()
             self.waiter.wait([paths.results, paths.claims], backoff.next())
 
-    def collect(self, paths: RunPaths, tasks, results: dict[int, MemberResult], seen: dict,
+    def collect(self, paths: RunPaths, tasks, results: dict[int, object], seen: dict,
                 written_at: dict[int, float]) -> None:
         """Add the results of every new valid results file; log and skip bad or foreign files once."""
         run_id, iteration, wanted = tasks[0].run_id, tasks[0].iteration, {t.member for t in tasks}
+        result_kind = RESULT_OF[type(tasks[0])]
         for name in visible_names(paths.results):
             path, its_iteration = paths.results / name, results_iteration(name)
             if its_iteration is not None and its_iteration < iteration:
@@ -182,6 +184,9 @@ class FilesEvaluator:
                 batch, when = read_results(path, run_id, iteration)
             except BadFile as error:
                 log.warning("ignoring results file %s: %s", path, error)
+                continue
+            if not all(isinstance(result, result_kind) for result in batch):
+                log.warning("ignoring results file %s: not %ss", path, result_kind.__name__)
                 continue
             for result in batch:
                 if result.member in wanted and result.member not in results:

@@ -1,13 +1,12 @@
-"""In-process backends: ``batched`` (all members as one population) and ``serial`` (one at a time)."""
+"""In-process backends: ``batched`` (all tasks as one population) and ``serial`` (one at a time)."""
 import torch
 
 from common.config import Config
-from nes.member_evaluation import evaluate_members
-from nes.tasks import MemberResult, MemberTask
+from nes.work import run_tasks
 
 
 class BatchedEvaluator:
-    """Every agent of every member trains in one batched computation (the default)."""
+    """Every agent of every task trains in one batched computation (the default)."""
 
     batched = True
 
@@ -15,8 +14,8 @@ class BatchedEvaluator:
         self.config = config
         torch.set_num_threads(config.evaluator.threads)
 
-    def evaluate(self, tasks: list[MemberTask], time_budget: float) -> list[MemberResult]:
-        return evaluate_members(tasks, self.config, time_budget, batched=self.batched)
+    def evaluate(self, tasks: list, time_budget: float) -> list:
+        return run_tasks(tasks, self.config, time_budget, batched=self.batched)
 
     def close(self) -> None:
         pass

@@ -1,8 +1,8 @@
-"""``processes`` backend: members spread over local worker processes, batched inside each.
+"""``processes`` backend: tasks spread over local worker processes, batched inside each.
 
 A worker that dies (killed, out of memory) takes the pool down with it; the evaluator then starts
-a fresh pool and redoes the chunks that had not come back. Members are seeded by (run seed,
-iteration, member), so redone work gives the same scores.
+a fresh pool and redoes the chunks that had not come back. Every task carries its own seed, so
+redone work gives the same results.
 """
 import logging
 import multiprocessing
@@ -12,8 +12,7 @@ from concurrent.futures.process import BrokenProcessPool
 import torch
 
 from common.config import Config
-from nes.member_evaluation import evaluate_members
-from nes.tasks import MemberResult, MemberTask
+from nes.work import run_tasks
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +24,7 @@ def _start_worker(threads: int) -> None:
 
 
 def _evaluate_chunk(tasks, config, time_budget):
-    return evaluate_members(tasks, config, time_budget, batched=True)
+    return run_tasks(tasks, config, time_budget, batched=True)
 
 
 class ProcessEvaluator:
@@ -39,9 +38,9 @@ class ProcessEvaluator:
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_start_worker, initargs=(self.config.evaluator.threads,))
 
-    def evaluate(self, tasks: list[MemberTask], time_budget: float) -> list[MemberResult]:
+    def evaluate(self, tasks: list, time_budget: float) -> list:
         chunks = [chunk for chunk in (tasks[i::self.workers] for i in range(self.workers)) if chunk]
-        done: dict[int, list[MemberResult]] = {}
+        done: dict[int, list] = {}
         for restart in range(MAX_POOL_RESTARTS + 1):
             futures = {i: self.pool.submit(_evaluate_chunk, chunks[i], self.config, time_budget)
                        for i in range(len(chunks)) if i not in done}
@@ -53,7 +52,7 @@ class ProcessEvaluator:
                 for i, future in futures.items():
                     if future.done() and not future.cancelled() and future.exception() is None:
                         done[i] = future.result()
-                log.warning("a worker process died; redoing %d of %d member chunks in a fresh pool",
+                log.warning("a worker process died; redoing %d of %d task chunks in a fresh pool",
                             len(chunks) - len(done), len(chunks))
                 self.pool.shutdown(cancel_futures=True)
                 self.pool = self._new_pool()

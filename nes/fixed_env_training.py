@@ -1,0 +1,69 @@
+"""Fixed-env tasks: fresh agents trained in a given learned SE or on the real env, tested on the real env.
+
+This is how a learned SE is judged after NES (the paper's evaluation protocol):
+
+- in an SE (``task.psi``), agents never touch the real env while training: there are no tests
+  during training (test_every 0), and an agent stops by the SE early-out rule (its training
+  return plateaus) or at its episode cap;
+- on the real env (``psi`` None, the baseline), agents are tested after every episode and stop
+  once a test reaches the env's solved threshold; the early-out rule is off.
+
+All tasks of one call train as one population (``batched``; different SEs are different members),
+or one at a time; both give the same numbers, because every agent's randomness comes from its seed.
+"""
+import dataclasses
+import math
+import time
+
+import torch
+
+from agents import make_agent
+from agents.training import train_population
+from common.config import Config
+from common.rng import derive_seed
+from envs.real import real_env_spec
+from envs.real_vec import RealVecEnv
+from nes.learned_envs import TrainingEnv
+from nes.tasks import FixedEnvResult, FixedEnvTask
+
+
+def train_in_fixed_envs(tasks: list[FixedEnvTask], config: Config, time_budget: float = math.inf,
+                        batched: bool = True) -> list[FixedEnvResult]:
+    """Results for ``tasks`` in their order; each training may spend ``time_budget`` seconds."""
+    if batched:
+        return _train(tasks, config, time_budget)
+    return [result for task in tasks for result in _train([task], config, time_budget)]
+
+
+def _train(tasks: list[FixedEnvTask], config: Config, time_budget: float) -> list[FixedEnvResult]:
+    """Train ``tasks`` as one population: all in SEs of ``config.synthetic_env``'s shape, or all on the real env."""
+    synthetic = tasks[0].psi is not None
+    if any((task.psi is not None) != synthetic for task in tasks):
+        raise ValueError("one population trains either in SEs or on the real env, not both")
+    spec = real_env_spec(config.env)
+    agent_config = config.agent_config()
+    seeds = [task.seed for task in tasks]
+    agent = make_agent(config.agent, agent_config, spec, [derive_seed(s, 0) for s in seeds])
+    test_env = RealVecEnv(config.env, [derive_seed(s, 2) for s in seeds], agent_config.test_episodes)
+    if synthetic:
+        se_config = dataclasses.replace(config, learn="synthetic_env")
+        training = TrainingEnv(se_config, spec, torch.stack([task.psi for task in tasks]), seeds)
+        train_env, close_train_env = training.env, training.close
+        protocol = dataclasses.replace(config.protocol, test_every=0, se_early_out=True)
+    else:
+        train_env = RealVecEnv(config.env, [derive_seed(s, 1) for s in seeds])
+        close_train_env = train_env.close
+        protocol = dataclasses.replace(config.protocol, test_every=1, stop_when_solved=True, se_early_out=False)
+    start = time.monotonic()
+    try:
+        result = train_population(agent, train_env, test_env, agent_config, protocol, on_synthetic=synthetic,
+                                  deadline=start + time_budget)
+    finally:
+        test_env.close()
+        close_train_env()
+    seconds = time.monotonic() - start
+    return [FixedEnvResult(run_id=task.run_id, iteration=task.iteration, member=task.member,
+                           test_return=float(result.test_return[i]), train_steps=int(result.train_steps[i]),
+                           train_episodes=int(result.train_episodes[i]), seconds=seconds,
+                           timed_out=bool(result.timed_out[i]), failed=bool(result.failed[i]))
+            for i, task in enumerate(tasks)]
