@@ -120,14 +120,14 @@ def main(argv=None):
     seeds = [derive_seed(args.seed, run, 0xE7A1) for run in range(args.runs)]
     planned = [Run("SE", config, run, s, nets) for run, s in enumerate(seeds)]
     planned += [Run(REAL, config, run, s + 1) for run, s in enumerate(seeds)] if args.baseline else []
-    rows = evaluate_runs(planned, evaluator, out_dir)
-    se_records, se_wall = side_records(rows[:args.runs], threshold)
+    trained = evaluate_runs(planned, evaluator, out_dir)
+    se_records, se_wall = side_records(trained[:args.runs], threshold)
     report = {"model": str(model_path), "env": config.env, "agent": args.agent, "seed": args.seed,
               "synthetic": {"summary": summarise(se_records, threshold), "wall_seconds": round(se_wall, 2),
                             "runs": se_records}}
     rows = {"SE": report["synthetic"]["summary"]}
     if args.baseline:
-        real_records, real_wall = side_records(rows[args.runs:], threshold)
+        real_records, real_wall = side_records(trained[args.runs:], threshold)
         report["real"] = {"summary": summarise(real_records, threshold), "wall_seconds": round(real_wall, 2),
                           "runs": real_records}
         rows["real env"] = report["real"]["summary"]

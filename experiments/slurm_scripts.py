@@ -1,9 +1,11 @@
-"""Write SLURM batch scripts for a learn_env config, in one of three layouts.
+"""Write SLURM batch scripts for a learn_env config or an evaluation, in one of four layouts.
 
     python -m experiments.slurm_scripts nes   --config F [--set k=v ...] --workers N --out DIR
     python -m experiments.slurm_scripts bohb  --space S [--set k=v ...] --iterations I --bohb-workers K
                                               --workers N --out DIR
     python -m experiments.slurm_scripts sweep --config F --seeds 0-9 --out DIR
+    python -m experiments.slurm_scripts evaluate --models PATH... [--agent A] [--runs M] [--vary-hp] [--baseline]
+                                                 [--seed S] [--set k=v ...] --workers N --out DIR
                                               [--time HH:MM:SS] [--partition P] [--mem M] [--idle-exit S]
 
 Layouts:
@@ -11,14 +13,18 @@ Layouts:
          (``experiments.worker``) that serve it through the sync directory ``sync/``;
   bohb   a BOHB master (``experiments.tune``), an array of K BOHB workers (each an NES master on the
          files backend) and one array of N NES workers that serve all of them through ``sync/``;
-  sweep  one ``learn_env`` per seed as a plain ``--array`` (each task batched on one core).
+  sweep  one ``learn_env`` per seed as a plain ``--array`` (each task batched on one core);
+  evaluate  an ``evaluate_env --models`` master job on the files backend and an array of N one-core
+         workers that train its agents; the models are copied into ``models/``, the CSV lands in ``run/``.
 
 DIR is the layout's directory on the shared filesystem. It holds the frozen merged ``config.yaml``
-(bohb: a copy of the space, whose ``base_config`` is the base of every sample),
+(bohb: a copy of the space, whose ``base_config`` is the base of every sample; evaluate: the models,
+which carry their configs),
 ``env.sh`` (the one place to activate your environment), the ``*.sbatch`` scripts and ``submit.sh``;
 every job runs in DIR and every path in the scripts is relative to it (``sync/``, ``run/``,
 ``seed_<n>/``, ``bohb/``, ``logs/%x.%A_%a.out``). Submit with ``bash DIR/submit.sh``. A master or a
-sweep task that is submitted again resumes its run from its ``latest.pt``.
+sweep task that is submitted again resumes its run from its ``latest.pt``; an evaluate master submitted
+again reuses the results its workers wrote to ``sync/``.
 """
 import re
 import shlex
@@ -28,10 +34,11 @@ from pathlib import Path
 
 from common.config import EvaluatorConfig, save_config
 from common.errors import UserError, exits_cleanly_on_user_error
+from envs.model_files import find_model_files, model_label
 from experiments.cli import REPO_ROOT, RESULTS, add_config_flags, config_from_args, make_parser, run_name
 
 DEFAULT_CONFIG = REPO_ROOT / "default_config" / "cartpole_synthetic_env.yaml"
-LAYOUTS = ("nes", "bohb", "sweep")
+LAYOUTS = ("nes", "bohb", "sweep", "evaluate")
 TIME_PATTERN = re.compile(r"^(\d+-)?\d{1,3}:\d{2}:\d{2}$")
 MEM_PATTERN = re.compile(r"^\d+[KMGT]?$")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.,-]+$")
@@ -87,15 +94,21 @@ mkdir -p {folders}
 
 def parse_args(argv):
     parser = make_parser(__doc__)
-    parser.add_argument("layout", choices=LAYOUTS, help="nes, bohb or sweep")
+    parser.add_argument("layout", choices=LAYOUTS, help="nes, bohb, sweep or evaluate")
     add_config_flags(parser, None)
     parser.add_argument("--out", type=Path, help="layout directory on the shared filesystem "
                         "(default: results/<env>__slurm_<layout>__<seed>__<time>)")
-    parser.add_argument("--workers", type=int, help="nes, bohb: NES worker array tasks (one core each)")
+    parser.add_argument("--workers", type=int, help="nes, bohb, evaluate: worker array tasks (one core each)")
     parser.add_argument("--seeds", help="sweep: seeds as FIRST-LAST, one array task each, e.g. 0-9")
     parser.add_argument("--space", type=Path, help="bohb: the search space file for experiments.tune")
     parser.add_argument("--iterations", type=int, help="bohb: BOHB iterations")
     parser.add_argument("--bohb-workers", type=int, default=2, help="bohb: BOHB worker jobs, each an NES master")
+    parser.add_argument("--models", type=Path, nargs="+", metavar="PATH",
+                        help="evaluate: SE model files, run directories or folders of them")
+    parser.add_argument("--agent", default="ddqn", help="evaluate: the agent to train (default ddqn)")
+    parser.add_argument("--runs", type=int, default=20, help="evaluate: fresh agents per model (default 20)")
+    parser.add_argument("--vary-hp", action="store_true", help="evaluate: every run samples its own hyperparameters")
+    parser.add_argument("--baseline", action="store_true", help="evaluate: also train --runs agents on the real env")
     parser.add_argument("--time", default="24:00:00", help="time limit of every job ([D-]HH:MM:SS)")
     parser.add_argument("--partition", help="SLURM partition (default: the cluster's default)")
     parser.add_argument("--mem", help="memory per job, e.g. 4G (default: the cluster's default)")
@@ -106,7 +119,7 @@ def parse_args(argv):
 
 
 def check_args(args) -> None:
-    if args.layout in ("nes", "bohb") and (args.workers is None or args.workers < 1):
+    if args.layout in ("nes", "bohb", "evaluate") and (args.workers is None or args.workers < 1):
         raise UserError(f"the {args.layout} layout needs --workers N (N >= 1 worker array tasks)")
     if args.layout == "sweep":
         match = SEEDS_PATTERN.match(args.seeds or "")
@@ -119,6 +132,14 @@ def check_args(args) -> None:
             raise UserError("the bohb layout needs --iterations N (N >= 1)")
         if args.bohb_workers < 1:
             raise UserError(f"--bohb-workers must be >= 1, got {args.bohb_workers}")
+    if args.layout == "evaluate":
+        if not args.models:
+            raise UserError("the evaluate layout needs --models PATH... (SE files, run directories or folders)")
+        if args.runs < 1:
+            raise UserError(f"--runs must be >= 1, got {args.runs}")
+        if args.config is not None:
+            raise UserError("the evaluate layout takes its configs from the models; give --set overrides "
+                            "instead of --config")
     if not TIME_PATTERN.match(args.time):
         raise UserError(f"--time must be [D-]HH:MM:SS, got {args.time!r}")
     if args.mem is not None and not MEM_PATTERN.match(args.mem):
@@ -200,6 +221,45 @@ def bohb_layout(args) -> dict[str, str]:
             "workers.sbatch": worker_script(args, args.workers), "submit.sh": submit}
 
 
+EVALUATE_MASTER = """\
+# A run without evaluation.csv was cut short: it is moved aside, and the new master reuses the
+# results its workers already wrote to sync/ (same run ids, same tasks).
+if [ ! -f run/evaluation.csv ]; then
+    if [ -e run ]; then mv run "run.incomplete.$(date +%s)"; fi
+    python -m experiments.evaluate_env --models models {options}--out run --evaluator files --workers 0 --sync-dir sync
+fi
+python -m experiments.worker --sync-dir sync --stop
+"""
+
+
+def checked_models(args) -> dict[str, Path]:
+    """The model files by label, checked here once: they, --agent and --set must make a valid evaluation."""
+    from experiments.evaluate_env import model_runs   # torch and the agents: only this layout needs them
+
+    paths = find_model_files(args.models)
+    model_runs(paths, args.agent, 1, args.seed or 0, args.vary_hp, args.overrides)
+    labels = [model_label(path) for path in paths]
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:
+        raise UserError(f"two models are named {twice[0]!r}; give each a distinct file or run directory name")
+    return dict(zip(labels, paths))
+
+
+def evaluate_layout(args) -> dict[str, str]:
+    options = f"--agent {shlex.quote(args.agent)} --runs {args.runs} "
+    options += "--vary-hp " if args.vary_hp else ""
+    options += "--baseline " if args.baseline else ""
+    options += f"--seed {args.seed} " if args.seed is not None else ""
+    options += "".join(f"--set {shlex.quote(assignment)} " for assignment in args.overrides)
+    submit = (SUBMIT_HEADER.format(folders="logs sync") + "master=$(sbatch --parsable master.sbatch)\n"
+              "workers=$(sbatch --parsable --dependency=after:${master%%;*} workers.sbatch)\n"
+              'echo "evaluation master job ${master%%;*}, worker array ${workers%%;*}; logs in logs/"\n')
+    return {"master.sbatch": batch_script(args, "synthenv-evaluate", "The evaluation master: writes the agents' "
+                                          "training tasks to sync/ and the rows to run/evaluation.csv.",
+                                          EVALUATE_MASTER.format(options=options)),
+            "workers.sbatch": worker_script(args, args.workers), "submit.sh": submit}
+
+
 def sweep_layout(args) -> dict[str, str]:
     body = RESUMABLE_RUN.format(run="seed_$SLURM_ARRAY_TASK_ID", seed="--seed $SLURM_ARRAY_TASK_ID ", backend="")
     body = body.replace(" \n", "\n")
@@ -221,13 +281,21 @@ def main(argv=None) -> Path:
         args.idle_exit = args.idle_exit or EvaluatorConfig().worker_idle_exit
         directory = layout_dir(args.out, run_name(args.space.stem, "slurm_bohb", args.seed or 0))
         shutil.copyfile(args.space, directory / "space.yaml")
+    elif args.layout == "evaluate":
+        args.idle_exit = args.idle_exit or EvaluatorConfig().worker_idle_exit
+        models = checked_models(args)
+        directory = layout_dir(args.out, run_name("models", "slurm_evaluate", args.seed or 0))
+        (directory / "models").mkdir()
+        for label, path in models.items():
+            shutil.copyfile(path, directory / "models" / f"{label}.pt")
     else:
         args.config = args.config or DEFAULT_CONFIG
         config = config_from_args(args)
         args.idle_exit = args.idle_exit or config.evaluator.worker_idle_exit
         directory = layout_dir(args.out, run_name(config.env, f"slurm_{args.layout}", config.seed))
         save_config(config, directory / "config.yaml")
-    scripts = {"nes": nes_layout, "bohb": bohb_layout, "sweep": sweep_layout}[args.layout](args)
+    layouts = {"nes": nes_layout, "bohb": bohb_layout, "sweep": sweep_layout, "evaluate": evaluate_layout}
+    scripts = layouts[args.layout](args)
     scripts["env.sh"] = ENV_SH.format(venv=shlex.quote(str(REPO_ROOT / ".venv" / "bin" / "activate")),
                                       code=shlex.quote(str(REPO_ROOT)))
     for name, text in scripts.items():

@@ -1,10 +1,11 @@
 """evaluate_env end to end on a saved SE (its config, saved with it, sets the tiny budgets)."""
 import csv
 import json
+import re
 
 import pytest
 
-from common.config import load_config
+from common.config import BACKENDS, EvaluatorConfig, load_config
 from common.errors import UserError
 from envs.model_files import save_reward_env, save_synthetic_env
 from envs.real import real_env_spec
@@ -12,6 +13,7 @@ from experiments.evaluate_env import model_runs
 from experiments.evaluation import CSV_COLUMNS, EVAL_BACKENDS, evaluate_runs
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
+from tests.files_helpers import FILES, finish, start, wait_for
 from tests.helpers import last_stdout_line
 
 BUDGET = ("agents.ddqn.train_episodes=3", "agents.ddqn.test_episodes=2", "synthetic_env.hidden_size=16")
@@ -87,11 +89,56 @@ def test_many_models_give_one_tidy_csv_with_a_baseline(models_dir, tmp_path, run
     assert "real env" in (out / "summary.txt").read_text()
 
 
-def test_every_backend_gives_the_same_rows(models_dir):
-    runs = model_runs([models_dir], "ddqn", 2, 5, vary_hp=False)
-    results = {backend: evaluate_runs(runs, backend, workers=2) for backend in EVAL_BACKENDS}
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]  # noqa: E731
-    assert strip(results["batched"]) == strip(results["serial"]) == strip(results["processes"])
+def without_wall_seconds(rows) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]
+
+
+def csv_rows(path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_evaluator_backends_are_the_nes_ones_and_give_the_same_rows(models_dir, tmp_path):
+    assert EVAL_BACKENDS == BACKENDS
+    runs = model_runs([models_dir], "ddqn", 2, 5, vary_hp=False, baseline=True)
+    batched = evaluate_runs(runs)
+    serial = evaluate_runs(runs, EvaluatorConfig(backend="serial"), tmp_path / "serial")
+    assert without_wall_seconds(serial) == without_wall_seconds(batched)
+
+
+def test_files_backend_with_external_workers_writes_the_batched_csv(models_dir, tmp_path, run_module):
+    """--workers 0: only workers started elsewhere (as a SLURM array would) train the agents."""
+    common = ["--models", models_dir, "--runs", 2, "--baseline", "--seed", 3]
+    sync = tmp_path / "sync"
+    master = start("experiments.evaluate_env", *common, *FILES, "--workers", 0, "--sync-dir", sync,
+                   "--out", tmp_path / "files")
+    workers = []
+    try:
+        wait_for(lambda: list(sync.glob("runs/*/tasks/0")), "the first tasks", process=master)
+        workers = [start("experiments.worker", "--sync-dir", sync, "--idle-exit", 60) for _ in range(2)]
+        finish(master)
+        start("experiments.worker", "--sync-dir", sync, "--stop").wait(timeout=60)
+        logs = [finish(worker, timeout=60)[1] for worker in workers]
+    finally:
+        for process in [master, *workers]:
+            process.kill()
+    batched = run_module("experiments.evaluate_env", *common, "--out", tmp_path / "batched")
+    assert batched.returncode == 0, batched.stderr
+    rows, expected = csv_rows(tmp_path / "files" / "evaluation.csv"), csv_rows(tmp_path / "batched" / "evaluation.csv")
+    assert without_wall_seconds(rows) == without_wall_seconds(expected) and len(rows) == 6
+    assert sum(int(re.search(r"answered (\d+)", log)[1]) for log in logs) == 6, logs
+    assert not list((sync / "runs").iterdir()), "a finished evaluation leaves nothing in the sync dir"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--evaluator", "slurm"], "argument --evaluator: invalid choice: 'slurm'"),
+    (["--workers", "-1"], "evaluator.workers"),
+    (["--evaluator", "processes", "--workers", "0"], "evaluator.workers must be >= 1 for the processes backend"),
+])
+def test_bad_evaluator_flags_are_one_line_and_exit_2(models_dir, tmp_path, run_module, args, message):
+    completed = run_module("experiments.evaluate_env", "--models", models_dir, *args, "--out", tmp_path / "out")
+    assert completed.returncode == 2 and message in completed.stderr, completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("args, message", [

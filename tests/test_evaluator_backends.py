@@ -1,4 +1,4 @@
-"""All evaluator backends give the same member scores for the same tasks."""
+"""All evaluator backends give the same member scores, and the same fixed-env results, for the same tasks."""
 import dataclasses
 import math
 
@@ -6,11 +6,15 @@ import pytest
 import torch
 
 from common.config import load_config
+from envs.real import real_env_spec
+from models.synthetic_env_nets import SyntheticEnvNets
 from nes.evaluators import BACKENDS, make_evaluator
 from nes.evaluators.local import BatchedEvaluator, SerialEvaluator
 from nes.evaluators.processes import ProcessEvaluator
 from nes.master import NESMaster
 from nes.member_evaluation import evaluate_members
+from nes.tasks import FixedEnvTask
+from nes.work import run_tasks
 from tests.helpers import TINY_OVERRIDES
 
 CONFIG = load_config(None, [*TINY_OVERRIDES, "nes.population=3", "evaluator.workers=2"])
@@ -86,3 +90,52 @@ def test_make_evaluator_picks_the_configured_backend():
     serial = dataclasses.replace(CONFIG, evaluator=dataclasses.replace(CONFIG.evaluator, backend="serial"))
     assert type(make_evaluator(serial)) is SerialEvaluator
     assert type(make_evaluator(CONFIG)) is BatchedEvaluator
+
+
+# ---- fixed-env tasks (evaluations): every backend trains the same agents to the same results --------------
+def fixed_env_tasks(run_id: str) -> dict[str, list[FixedEnvTask]]:
+    """Three agents in two different SEs (one population), and two on the real env (another)."""
+    spec = real_env_spec(CONFIG.env)
+    se = CONFIG.synthetic_env
+    psis = SyntheticEnvNets.initialise([11, 12], spec, se.hidden_size, se.hidden_layer, se.activation).to_flat()
+    in_ses = [FixedEnvTask(run_id=f"{run_id}.se", iteration=0, member=m, seed=100 + m, psi=psis[m % 2]) for m in range(3)]
+    on_real = [FixedEnvTask(run_id=f"{run_id}.real", iteration=0, member=m, seed=200 + m, psi=None) for m in range(2)]
+    return {"se": in_ses, "real": on_real}
+
+
+def fixed_env_rows(results) -> list[tuple]:
+    """Everything but the wall seconds, in task order."""
+    return [(r.run_id.rsplit(".", 1)[1], r.iteration, r.member, r.test_return, r.train_steps, r.train_episodes,
+             r.timed_out, r.failed) for r in sorted(results, key=lambda r: r.member)]
+
+
+@pytest.fixture(scope="module")
+def fixed_env_expected():
+    evaluator = BatchedEvaluator(CONFIG)
+    return {kind: fixed_env_rows(evaluator.evaluate(tasks, math.inf))
+            for kind, tasks in fixed_env_tasks("batched").items()}
+
+
+def test_batched_fixed_env_results_follow_the_evaluation_protocol(fixed_env_expected):
+    se, real = fixed_env_expected["se"], fixed_env_expected["real"]
+    # In an SE an agent plays its full episodes of up to max_steps (3 episodes, no test stops it).
+    assert [row[5] for row in se] == [3, 3, 3] and all(row[4] > 0 for row in se)
+    assert se[0][3:6] != se[1][3:6], "two SEs train different agents"
+    assert all(1 <= row[5] <= 3 and not row[6] and not row[7] for row in se + real)
+
+
+@pytest.mark.parametrize("backend", ["serial", "processes", "files", "dask"])
+def test_every_backend_gives_the_batched_fixed_env_results(backend, fixed_env_expected, tmp_path):
+    evaluator_config = dataclasses.replace(CONFIG.evaluator, backend=backend, workers=2, sync_dir=str(tmp_path))
+    evaluator = make_evaluator(dataclasses.replace(CONFIG, evaluator=evaluator_config))
+    try:
+        got = {kind: fixed_env_rows(evaluator.evaluate(tasks, math.inf))
+               for kind, tasks in fixed_env_tasks(backend).items()}
+    finally:
+        evaluator.close()
+    assert got == fixed_env_expected
+
+
+def test_run_tasks_takes_one_kind_of_task(tasks):
+    with pytest.raises(ValueError, match="one kind"):
+        run_tasks([tasks[0], fixed_env_tasks("run")["real"][0]], CONFIG, math.inf)

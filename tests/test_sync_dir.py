@@ -10,7 +10,7 @@ import torch
 from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, LeaseWatch, RunPaths, read_file, read_results, read_tasks,
                           release_claim, results_iteration, results_name, try_claim, write_file, write_results,
                           write_tasks)
-from nes.tasks import MemberResult, MemberTask
+from nes.tasks import FixedEnvResult, FixedEnvTask, MemberResult, MemberTask
 
 
 def a_result(run_id="run", iteration=0, member=1) -> MemberResult:
@@ -36,6 +36,60 @@ def test_task_files_round_trip_psi_and_eps_exactly(paths):
     assert budget == 12.5
     assert [(t.run_id, t.iteration, t.member, t.seed) for t in back] == [("run", 3, m, 2**40 + m) for m in (2, 5)]
     assert all(torch.equal(b.psi, psi) and torch.equal(b.eps, t.eps) for b, t in zip(back, tasks))
+
+
+def fixed_env_result(member=1) -> FixedEnvResult:
+    return FixedEnvResult(run_id="run", iteration=0, member=member, test_return=0.1 + 0.2, train_steps=600,
+                          train_episodes=3, seconds=1.25, timed_out=False, failed=member == 4)
+
+
+def test_fixed_env_task_files_round_trip_each_tasks_own_psi_exactly(paths):
+    generator = torch.Generator().manual_seed(1)
+    tasks = [FixedEnvTask(run_id="run", iteration=0, member=m, seed=2**40 + m, psi=torch.randn(500, generator=generator))
+             for m in (0, 1, 2)]
+    write_tasks(paths, tasks, math.inf)
+    back, budget = read_tasks(paths.tasks / "0", "run")
+    assert budget == math.inf and all(type(t) is FixedEnvTask for t in back)
+    assert [(t.run_id, t.iteration, t.member, t.seed) for t in back] == [("run", 0, m, 2**40 + m) for m in (0, 1, 2)]
+    assert all(torch.equal(b.psi, t.psi) for b, t in zip(back, tasks))
+
+
+def test_real_env_tasks_carry_no_psi(paths):
+    tasks = [FixedEnvTask(run_id="run", iteration=2, member=m, seed=m, psi=None) for m in (3, 4)]
+    write_tasks(paths, tasks, 7.0)
+    assert read_tasks(paths.tasks / "2", "run") == (tasks, 7.0)
+
+
+def test_tasks_of_one_file_are_of_one_kind(paths):
+    se, real = (FixedEnvTask(run_id="run", iteration=0, member=m, seed=m, psi=psi)
+                for m, psi in ((0, torch.zeros(3)), (1, None)))
+    member = MemberTask(run_id="run", iteration=0, member=2, seed=2, psi=torch.zeros(3), eps=torch.ones(3))
+    for mixed in ([se, real], [se, member]):
+        with pytest.raises(ValueError):
+            write_tasks(paths, mixed, 1.0)
+
+
+def test_fixed_env_results_round_trip_exactly_and_a_corrupted_file_is_detected(paths):
+    write_results(paths, [fixed_env_result(1), fixed_env_result(4)], "w")
+    path = paths.results / "0-1-w"
+    results, _ = read_results(path, "run", 0)
+    assert results == [fixed_env_result(1), fixed_env_result(4)]
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'"train_steps": 600', b'"train_steps": 601', 1))
+    with pytest.raises(BadFile, match="checksum mismatch"):
+        read_results(path, "run", 0)
+
+
+def test_a_corrupted_fixed_env_task_file_is_detected(paths):
+    write_tasks(paths, [FixedEnvTask(run_id="run", iteration=0, member=0, seed=0, psi=torch.ones(50))], 1.0)
+    path = paths.tasks / "0"
+    data = path.read_bytes()
+    path.write_bytes(data[:-40] + bytes([data[-40] ^ 1]) + data[-39:])
+    with pytest.raises(BadFile, match="checksum mismatch"):
+        read_tasks(path, "run")
+    path.write_bytes(data[:-5])
+    with pytest.raises(BadFile, match="truncated"):
+        read_tasks(path, "run")
 
 
 def test_results_files_round_trip_exactly(paths):
