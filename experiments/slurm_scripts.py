@@ -234,8 +234,11 @@ python -m experiments.worker --sync-dir sync --stop
 
 def checked_models(args) -> dict[str, Path]:
     """The model files by label, checked here once: they, --agent and --set must make a valid evaluation."""
-    from experiments.evaluate_env import model_runs   # torch and the agents: only this layout needs them
+    from agents import AGENTS   # torch and the agents: only this layout needs them
+    from experiments.evaluate_env import model_runs
 
+    if args.agent not in AGENTS:
+        raise UserError(f"unknown agent '{args.agent}'; choose one of {', '.join(sorted(AGENTS))}")
     paths = find_model_files(args.models)
     model_runs(paths, args.agent, 1, args.seed or 0, args.vary_hp, args.overrides)
     labels = [model_label(path) for path in paths]

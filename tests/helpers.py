@@ -66,3 +66,25 @@ def leaf_keys(data: dict, prefix: str = "") -> dict:
         else:
             out[prefix + key] = value
     return out
+
+
+# Budgets of the evaluation tests: agents trained on SEs from ``write_tiny_ses``.
+EVALUATION_SETS = ("agents.ddqn.train_episodes=3", "agents.ddqn.test_episodes=2", "synthetic_env.hidden_size=16")
+
+
+def write_tiny_ses(folder: Path, seeds=(1, 2)) -> Path:
+    """A folder like zoo/ of freshly initialised SEs (se_0.pt, se_1.pt, ...; one architecture, the
+    tiny budgets of ``EVALUATION_SETS`` in their saved configs)."""
+    from common.config import load_config
+    from envs.model_files import save_synthetic_env
+    from envs.real import real_env_spec
+    from models.synthetic_env_nets import SyntheticEnvNets
+
+    config = load_config(None, EVALUATION_SETS)
+    se = config.synthetic_env
+    nets = SyntheticEnvNets.initialise(list(seeds), real_env_spec(config.env), se.hidden_size, se.hidden_layer,
+                                       se.activation)
+    folder.mkdir(parents=True)
+    for member in range(len(seeds)):
+        save_synthetic_env(folder / f"se_{member}.pt", nets, member, config, {})
+    return folder

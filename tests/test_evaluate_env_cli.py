@@ -14,9 +14,9 @@ from experiments.evaluation import CSV_COLUMNS, EVAL_BACKENDS, evaluate_runs
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
 from tests.files_helpers import FILES, finish, start, wait_for
-from tests.helpers import last_stdout_line
+from tests.helpers import EVALUATION_SETS, last_stdout_line, write_tiny_ses
 
-BUDGET = ("agents.ddqn.train_episodes=3", "agents.ddqn.test_episodes=2", "synthetic_env.hidden_size=16")
+BUDGET = EVALUATION_SETS
 
 
 @pytest.fixture
@@ -62,15 +62,7 @@ def test_the_same_seed_gives_the_same_evaluation(model_dir, tmp_path, run_module
 @pytest.fixture
 def models_dir(tmp_path):
     """A folder of two SEs (different weights, one architecture), like zoo/."""
-    config = load_config(None, BUDGET)
-    se = config.synthetic_env
-    nets = SyntheticEnvNets.initialise([1, 2], real_env_spec(config.env), se.hidden_size, se.hidden_layer,
-                                       se.activation)
-    folder = tmp_path / "zoo"
-    folder.mkdir()
-    for member in (0, 1):
-        save_synthetic_env(folder / f"se_{member}.pt", nets, member, config, {})
-    return folder
+    return write_tiny_ses(tmp_path / "zoo")
 
 
 def test_many_models_give_one_tidy_csv_with_a_baseline(models_dir, tmp_path, run_module):

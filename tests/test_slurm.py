@@ -4,8 +4,10 @@ The nes layout runs a tiny NES through a master job and a 2-task worker array to
 as a batched run; array tasks cancelled or killed mid-iteration lose no work (their claims are
 handed back, or their leases expire, and their tasks are issued again), so the final SE equals an
 undisturbed run's; the sweep layout runs two
-seeds; the bohb layout's scripts are valid bash.
+seeds; the evaluate layout trains an evaluation's agents in a worker array to the batched rows; the
+bohb layout's scripts are valid bash.
 """
+import csv
 import os
 import re
 import signal
@@ -17,7 +19,7 @@ import pytest
 import torch
 
 from tests.helpers import (REFERENCE_RUN_SETS, entry_point_env, metrics_without_wall_clock, run_entry_point,
-                           set_flags)
+                           set_flags, write_tiny_ses)
 from tests.slurm_cluster import SlurmCluster, missing_reason
 
 SHORT_LEASE = "evaluator.lease_seconds=3"
@@ -93,6 +95,28 @@ def test_nes_layout_runs_a_tiny_nes_through_a_master_and_a_worker_array(slurm, r
     assert [n.rsplit("_", 1)[1] for n in names[1:]] == ["0.out", "1.out"], names
     assert metrics_without_wall_clock(layout / "run" / "metrics.csv") \
         == metrics_without_wall_clock(reference_dir / "metrics.csv"), logs(layout)
+
+
+def evaluation_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return [{k: v for k, v in row.items() if k != "wall_seconds"} for row in csv.DictReader(handle)]
+
+
+def test_evaluate_layout_trains_the_agents_in_a_worker_array_to_the_batched_rows(slurm, tmp_path):
+    models = write_tiny_ses(tmp_path / "zoo")
+    common = ["--runs", "2", "--baseline", "--seed", "3"]
+    layout = write_layout("evaluate", tmp_path / "evaluate", "--models", models, *common, "--workers", "2",
+                          "--idle-exit", "120")
+    submit(slurm, layout)
+    slurm.wait_until_empty(timeout=300)
+    batched = run_entry_point("experiments.evaluate_env", "--models", models, *common, "--out", tmp_path / "batched")
+    assert batched.returncode == 0, batched.stderr
+    rows = evaluation_rows(layout / "run" / "evaluation.csv")
+    assert rows == evaluation_rows(tmp_path / "batched" / "evaluation.csv"), logs(layout)
+    assert len(rows) == 6
+    worker_logs = [p.read_text() for p in (layout / "logs").glob("synthenv-worker.*")]
+    assert len(worker_logs) == 2
+    assert sum(int(re.search(r"answered (\d+)", log)[1]) for log in worker_logs) == 6, logs(layout)
 
 
 def busy_array_tasks(layout_dir: Path, job: str, iteration: int) -> list[str]:

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.helpers import TINY_OVERRIDES, run_entry_point, set_flags
+from tests.helpers import TINY_OVERRIDES, run_entry_point, set_flags, write_tiny_ses
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +94,52 @@ def test_an_existing_layout_is_not_overwritten(nes_layout):
     completed = run_entry_point("experiments.slurm_scripts", "nes", "--workers", "2", "--out", nes_layout)
     assert completed.returncode == 2 and "already exists" in completed.stderr
     assert (nes_layout / "master.sbatch").read_text() == before
+
+
+@pytest.fixture(scope="module")
+def evaluate_layout(tmp_path_factory):
+    models = write_tiny_ses(tmp_path_factory.mktemp("models") / "zoo")
+    out = tmp_path_factory.mktemp("layouts") / "evaluate"
+    completed = run_entry_point("experiments.slurm_scripts", "evaluate", "--models", models, "--runs", "2",
+                                "--baseline", "--seed", "3", "--set", "agents.ddqn.test_episodes=1",
+                                "--workers", "4", "--out", out)
+    assert completed.returncode == 0, completed.stderr
+    return out, models
+
+
+def test_evaluate_layout_copies_the_models_and_runs_evaluate_env_on_the_files_backend(evaluate_layout):
+    layout, models = evaluate_layout
+    assert sorted(p.name for p in layout.iterdir()) == ["env.sh", "logs", "master.sbatch", "models", "submit.sh",
+                                                        "workers.sbatch"]
+    assert sorted(p.name for p in (layout / "models").iterdir()) == ["se_0.pt", "se_1.pt"]
+    assert (layout / "models" / "se_1.pt").read_bytes() == (models / "se_1.pt").read_bytes()
+    master = (layout / "master.sbatch").read_text()
+    assert "python -m experiments.evaluate_env --models models --agent ddqn --runs 2 --baseline --seed 3 " \
+           "--set agents.ddqn.test_episodes=1 --out run --evaluator files --workers 0 --sync-dir sync" in master
+    assert "python -m experiments.worker --sync-dir sync --stop" in master
+    assert sbatch_options((layout / "workers.sbatch").read_text())["array"] == "0-3"
+    assert "--dependency=after:${master%%;*} workers.sbatch" in (layout / "submit.sh").read_text()
+    for name in ("master.sbatch", "workers.sbatch", "submit.sh"):
+        assert subprocess.run(["bash", "-n", str(layout / name)]).returncode == 0, name
+        assert str(layout) not in (layout / name).read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workers", "2"], "the evaluate layout needs --models"),
+    (["--models", "MODELS"], "the evaluate layout needs --workers N"),
+    (["--models", "MODELS", "--workers", "2", "--agent", "nope"], "unknown agent 'nope'"),
+    (["--models", "MODELS", "--workers", "2", "--runs", "0"], "--runs must be >= 1"),
+    (["--models", "MODELS", "--workers", "2", "--config", "default_config/cartpole_synthetic_env.yaml"],
+     "the evaluate layout takes its configs from the models"),
+    (["--models", "MODELS", "MODELS/se_0.pt", "--workers", "2"], "two models are named 'se_0'"),
+    (["--models", "EMPTY", "--workers", "2"], "holds no models"),
+])
+def test_bad_evaluate_input_is_one_line_and_exit_2(evaluate_layout, tmp_path, args, message):
+    (tmp_path / "empty").mkdir()
+    models = str(evaluate_layout[1])
+    args = [a.replace("MODELS", models).replace("EMPTY", str(tmp_path / "empty")) for a in args]
+    completed = run_entry_point("experiments.slurm_scripts", "evaluate", *args, "--out", tmp_path / "out")
+    assert completed.returncode == 2, completed.stderr
+    error = completed.stderr.strip()
+    assert error.startswith("error: ") and message in error and "\n" not in error
+    assert not (tmp_path / "out").exists()
