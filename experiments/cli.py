@@ -44,7 +44,8 @@ def add_evaluator_flags(parser: argparse.ArgumentParser) -> None:
                                                     "a SLURM array) (evaluator.workers)")
     parser.add_argument("--sync-dir", help="sync directory of the files backend (evaluator.sync_dir; "
                                            "default <run_dir>/sync)")
-    parser.add_argument("--scheduler", metavar="ADDRESS", help="dask backend: a running Dask scheduler (evaluator.scheduler)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="dask backend: a running Dask scheduler (evaluator.scheduler)")
 
 
 def evaluator_overrides(args) -> list[str]:

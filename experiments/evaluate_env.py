@@ -21,7 +21,7 @@ The trainings run through the NES evaluator backends (``experiments/evaluation.p
 ``files``, whose tasks any number of ``python -m experiments.worker --sync-dir D`` processes answer
 (``--workers 0``: only those, e.g. a SLURM array; ``python -m experiments.slurm_scripts evaluate``
 writes such a layout). Every backend gives the same rows except wall_seconds. The models' own
-saved evaluator settings are not used: the flags here decide.
+saved evaluator settings are not used: the flags and ``--set evaluator.*`` here decide.
 """
 import csv
 import json
@@ -69,8 +69,10 @@ def resolve_model(path: Path) -> Path:
 
 
 def evaluator_config(args) -> EvaluatorConfig:
-    """The evaluator section from the flags, validated (a model's saved one says how it was learned)."""
-    return load_config(None, evaluator_overrides(args)).evaluator
+    """The evaluator section from ``--set evaluator.*`` and the flags, validated (a model's saved
+    one says how it was learned, not how to evaluate it)."""
+    own = [assignment for assignment in args.overrides if assignment.startswith("evaluator.")]
+    return load_config(None, own + evaluator_overrides(args)).evaluator
 
 
 def side_records(rows: list[dict], threshold: float) -> tuple[list[dict], float]:

@@ -1,4 +1,5 @@
-"""A worker of the ``files`` backend: serves every NES master whose member tasks appear in a sync dir.
+"""A worker of the ``files`` backend: serves every master whose tasks appear in a sync dir (NES
+members of ``learn_env``, agent trainings of ``evaluate_env``).
 
     python -m experiments.worker --sync-dir D [--idle-exit S] [--threads T] [--batch N] [--name NAME]
     python -m experiments.worker --sync-dir D --stop
@@ -55,7 +56,7 @@ def main(argv=None) -> None:
     worker = FileWorker(sync_dir, args.name, args.idle_exit, args.batch, args.exit_with_parent)
     log.info("worker %s serves %s", worker.name, sync_dir)
     reason = worker.run()
-    log.info("worker %s exits: %s; answered %d member tasks", worker.name, reason, worker.answered)
+    log.info("worker %s exits: %s; answered %d tasks", worker.name, reason, worker.answered)
 
 
 if __name__ == "__main__":

@@ -126,6 +126,7 @@ def test_files_backend_with_external_workers_writes_the_batched_csv(models_dir, 
     (["--evaluator", "slurm"], "argument --evaluator: invalid choice: 'slurm'"),
     (["--workers", "-1"], "evaluator.workers"),
     (["--evaluator", "processes", "--workers", "0"], "evaluator.workers must be >= 1 for the processes backend"),
+    (["--evaluator", "files", "--set", "evaluator.lease_seconds=0"], "evaluator.lease_seconds"),
 ])
 def test_bad_evaluator_flags_are_one_line_and_exit_2(models_dir, tmp_path, run_module, args, message):
     completed = run_module("experiments.evaluate_env", "--models", models_dir, *args, "--out", tmp_path / "out")

@@ -98,7 +98,8 @@ def fixed_env_tasks(run_id: str) -> dict[str, list[FixedEnvTask]]:
     spec = real_env_spec(CONFIG.env)
     se = CONFIG.synthetic_env
     psis = SyntheticEnvNets.initialise([11, 12], spec, se.hidden_size, se.hidden_layer, se.activation).to_flat()
-    in_ses = [FixedEnvTask(run_id=f"{run_id}.se", iteration=0, member=m, seed=100 + m, psi=psis[m % 2]) for m in range(3)]
+    in_ses = [FixedEnvTask(run_id=f"{run_id}.se", iteration=0, member=m, seed=100 + m, psi=psis[m % 2])
+              for m in range(3)]
     on_real = [FixedEnvTask(run_id=f"{run_id}.real", iteration=0, member=m, seed=200 + m, psi=None) for m in range(2)]
     return {"se": in_ses, "real": on_real}
 

@@ -108,7 +108,7 @@ def test_a_sync_dir_holding_the_run_id_with_another_config_is_refused_untouched(
 def test_a_worker_exits_after_its_idle_time(tmp_path, run_module):
     completed = run_module("experiments.worker", "--sync-dir", tmp_path, "--idle-exit", 0.2, "--name", "w")
     assert completed.returncode == 0, completed.stderr
-    assert "worker w exits: idle for 0.2 s; answered 0 member tasks" in completed.stderr
+    assert "worker w exits: idle for 0.2 s; answered 0 tasks" in completed.stderr
     assert not (tmp_path / "workers" / "w").exists()
 
 

@@ -45,8 +45,8 @@ def fixed_env_result(member=1) -> FixedEnvResult:
 
 def test_fixed_env_task_files_round_trip_each_tasks_own_psi_exactly(paths):
     generator = torch.Generator().manual_seed(1)
-    tasks = [FixedEnvTask(run_id="run", iteration=0, member=m, seed=2**40 + m, psi=torch.randn(500, generator=generator))
-             for m in (0, 1, 2)]
+    tasks = [FixedEnvTask(run_id="run", iteration=0, member=m, seed=2**40 + m,
+                          psi=torch.randn(500, generator=generator)) for m in (0, 1, 2)]
     write_tasks(paths, tasks, math.inf)
     back, budget = read_tasks(paths.tasks / "0", "run")
     assert budget == math.inf and all(type(t) is FixedEnvTask for t in back)
