@@ -23,8 +23,8 @@ which carry their configs),
 ``env.sh`` (the one place to activate your environment), the ``*.sbatch`` scripts and ``submit.sh``;
 every job runs in DIR and every path in the scripts is relative to it (``sync/``, ``run/``,
 ``seed_<n>/``, ``bohb/``, ``logs/%x.%A_%a.out``). Submit with ``bash DIR/submit.sh``. A master or a
-sweep task that is submitted again resumes its run from its ``latest.pt``; an evaluate master submitted
-again reuses the results its workers wrote to ``sync/``.
+sweep task that is submitted again resumes its run from its ``latest.pt``; an evaluate master
+submitted again reuses the results its workers wrote to ``sync/`` for the group of runs it was on.
 """
 import re
 import shlex
@@ -223,7 +223,7 @@ def bohb_layout(args) -> dict[str, str]:
 
 EVALUATE_MASTER = """\
 # A run without evaluation.csv was cut short: it is moved aside, and the new master reuses the
-# results its workers already wrote to sync/ (same run ids, same tasks).
+# results its workers already wrote to sync/ for the group of runs it was on (same run id, same tasks).
 if [ ! -f run/evaluation.csv ]; then
     if [ -e run ]; then mv run "run.incomplete.$(date +%s)"; fi
     python -m experiments.evaluate_env --models models {options}--out run --evaluator files --workers 0 --sync-dir sync

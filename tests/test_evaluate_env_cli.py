@@ -158,3 +158,32 @@ def test_reward_networks_in_a_model_folder_are_skipped(models_dir, tmp_path):
     save_reward_env(only_rn / "rn.pt", rn, 0, config, {})
     with pytest.raises(UserError, match="no synthetic environments"):
         model_runs([only_rn], "ddqn", 1, 0, vary_hp=False)
+
+
+def test_a_killed_files_master_started_again_reuses_the_results_already_written(models_dir, tmp_path, run_module):
+    """What the SLURM evaluate layout relies on when its master job is submitted again."""
+    common = ["--models", models_dir, "--runs", 2, "--set", "agents.ddqn.train_episodes=12"]
+    sync = tmp_path / "sync"
+    files = [*common, *FILES, "--workers", 0, "--sync-dir", sync]
+    first = start("experiments.evaluate_env", *files, "--out", tmp_path / "first" / "run")
+    worker = again = None
+    try:
+        wait_for(lambda: list(sync.glob("runs/*/tasks/0")), "the tasks", process=first)
+        worker = start("experiments.worker", "--sync-dir", sync, "--batch", 1, "--idle-exit", 60)
+        wait_for(lambda: list(sync.glob("runs/run.g0/results/*")), "a first result", process=first)
+        first.kill()
+        first.wait()
+        again = start("experiments.evaluate_env", *files, "--out", tmp_path / "again" / "run")
+        finish(again)
+        start("experiments.worker", "--sync-dir", sync, "--stop").wait(timeout=60)
+        _, log = finish(worker, timeout=60)
+    finally:
+        for process in (first, worker, again):
+            if process is not None:
+                process.kill()
+    assert not (tmp_path / "first" / "run" / "evaluation.csv").exists()
+    batched = run_module("experiments.evaluate_env", *common, "--out", tmp_path / "batched")
+    assert batched.returncode == 0, batched.stderr
+    assert without_wall_seconds(csv_rows(tmp_path / "again" / "run" / "evaluation.csv")) \
+        == without_wall_seconds(csv_rows(tmp_path / "batched" / "evaluation.csv"))
+    assert "answered 4 tasks" in log, "each of the 4 agents trained once: the first master's results were reused"
