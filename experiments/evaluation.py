@@ -14,6 +14,7 @@ members), and spreads over worker processes, a Dask cluster, or ``experiments.wo
 ``wall_seconds``, because every run's randomness comes from its own seed.
 """
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -57,7 +58,7 @@ class Run:
         """The SE's parameter vector (None on the real env), checked against its config's architecture."""
         if self.nets is None:
             return None
-        psi = self.nets.to_flat()[0]
+        psi = self.nets.to_flat()[0].detach()
         expected = initial_nets(dataclasses.replace(self.config, learn="synthetic_env"),
                                 real_env_spec(self.config.env), 0).num_params
         if self.nets.population != 1 or psi.numel() != expected:
@@ -68,7 +69,9 @@ class Run:
 def evaluate_runs(runs: list[Run], evaluator: EvaluatorConfig | None = None, out_dir: Path | None = None) -> list[dict]:
     """Rows for ``runs`` in their order, each group run by the ``evaluator`` backend (default batched).
 
-    Group k's run id is ``<out_dir name>.g<k>``; the files backend's sync dir defaults to <out_dir>/sync.
+    Group k's run id is ``<out_dir name>.g<k>-<digest of its config and tasks>``: a master started
+    again on the same work finds its results in a files backend's sync dir (default <out_dir>/sync),
+    and two evaluations that share a sync dir never mix their tasks.
     """
     evaluator = evaluator or EvaluatorConfig()
     groups: dict[str, list[int]] = {}
@@ -79,8 +82,10 @@ def evaluate_runs(runs: list[Run], evaluator: EvaluatorConfig | None = None, out
     for k, indices in enumerate(groups.values()):
         first = runs[indices[0]]
         config = dataclasses.replace(first.config, learn="synthetic_env", evaluator=evaluator)
-        tasks = [FixedEnvTask(run_id=f"{name}.g{k}", iteration=0, member=row, seed=runs[i].seed, psi=runs[i].psi())
-                 for row, i in enumerate(indices)]
+        psis = [runs[i].psi() for i in indices]
+        run_id = f"{name}.g{k}-{_digest(first.group_key(), [runs[i].seed for i in indices], psis)}"
+        tasks = [FixedEnvTask(run_id=run_id, iteration=0, member=row, seed=runs[i].seed, psi=psi)
+                 for row, (i, psi) in enumerate(zip(indices, psis))]
         backend = make_evaluator(config, out_dir)
         try:
             results = backend.evaluate(tasks, math.inf)
@@ -91,6 +96,14 @@ def evaluate_runs(runs: list[Run], evaluator: EvaluatorConfig | None = None, out
         log.info("%d of %d runs done (group %d: %d runs of %s on %s, %s)", len(rows), len(runs), k, len(indices),
                  first.config.agent, first.config.env, "real env" if first.nets is None else "SEs")
     return [rows[i] for i in range(len(runs))]
+
+
+def _digest(group_key: str, seeds: list[int], psis: list) -> str:
+    digest = hashlib.sha256(json.dumps([group_key, seeds]).encode())
+    for psi in psis:
+        if psi is not None:
+            digest.update(psi.numpy().tobytes())
+    return digest.hexdigest()[:10]
 
 
 def _row(run: Run, result: FixedEnvResult) -> dict:

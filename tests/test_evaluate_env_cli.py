@@ -170,7 +170,7 @@ def test_a_killed_files_master_started_again_reuses_the_results_already_written(
     try:
         wait_for(lambda: list(sync.glob("runs/*/tasks/0")), "the tasks", process=first)
         worker = start("experiments.worker", "--sync-dir", sync, "--batch", 1, "--idle-exit", 60)
-        wait_for(lambda: list(sync.glob("runs/run.g0/results/*")), "a first result", process=first)
+        wait_for(lambda: list(sync.glob("runs/run.g0-*/results/*")), "a first result", process=first)
         first.kill()
         first.wait()
         again = start("experiments.evaluate_env", *files, "--out", tmp_path / "again" / "run")
