@@ -18,9 +18,10 @@ payloads are ``torch.save`` dicts (loaded weights-only, tensors exact), results 
 
 - member tasks (NES): ``{time_budget, psi, members, seeds, eps}`` (psi once, eps stacked); results:
   the JSON list of the batch's ``MemberResult``s;
-- fixed-env tasks (evaluations): ``{task_kind: "fixed_env", time_budget, members, seeds, psis}``
-  (psis stacked, one per task since each trains in its own SE, or None for the real env);
-  results: ``{"task_kind": "fixed_env", "results": [FixedEnvResult, ...]}``.
+- fixed-env tasks (evaluations): ``{task_kind: "fixed_env", time_budget, members, seeds, psis,
+  psi_index}`` (each distinct SE's psi once, stacked, and per task the row of its SE, since an
+  evaluation trains many agents in each of many SEs; both None for the real env); results:
+  ``{"task_kind": "fixed_env", "results": [FixedEnvResult, ...]}``.
 
 Files are written to a temp name and renamed into place after fsync, so a reader sees all or nothing.
 A claim is created with O_CREAT|O_EXCL: of two workers racing for a task exactly one gets it. Its
@@ -155,8 +156,19 @@ def write_tasks(paths: RunPaths, tasks: list[MemberTask] | list[FixedEnvTask], t
     else:
         if len({t.psi is None for t in tasks}) > 1:
             raise ValueError("the fixed-env tasks of one file are all in SEs or all on the real env")
-        psis = None if first.psi is None else torch.stack([t.psi for t in tasks])
-        data = {"task_kind": FIXED_ENV, "time_budget": time_budget, "members": members, "seeds": seeds, "psis": psis}
+        psis, psi_index = None, None
+        if first.psi is not None:
+            rows: dict[bytes, int] = {}   # each distinct psi once, by its exact bytes
+            distinct, psi_index = [], []
+            for task in tasks:
+                key = task.psi.numpy().tobytes()
+                if key not in rows:
+                    rows[key] = len(distinct)
+                    distinct.append(task.psi)
+                psi_index.append(rows[key])
+            psis = torch.stack(distinct)
+        data = {"task_kind": FIXED_ENV, "time_budget": time_budget, "members": members, "seeds": seeds, "psis": psis,
+                "psi_index": psi_index}
     write_file(paths.tasks / str(first.iteration), "tasks", first.run_id, first.iteration, -1, tensors_to_bytes(data))
 
 
@@ -167,7 +179,8 @@ def read_tasks(path: Path, run_id: str) -> tuple[list[MemberTask] | list[FixedEn
     try:
         kind = data.get("task_kind")
         if kind == FIXED_ENV:
-            psis = [None] * len(data["members"]) if data["psis"] is None else list(data["psis"])
+            index = data["psi_index"]
+            psis = [None] * len(data["members"]) if index is None else [data["psis"][row] for row in index]
             if not len(psis) == len(data["members"]) == len(data["seeds"]):
                 raise BadFile("malformed task payload: one psi and seed per task expected")
             tasks = [FixedEnvTask(run_id=run_id, iteration=iteration, member=member, seed=seed, psi=psi)
@@ -178,7 +191,7 @@ def read_tasks(path: Path, run_id: str) -> tuple[list[MemberTask] | list[FixedEn
         else:
             raise BadFile(f"unknown task kind {kind!r}")
         return tasks, data["time_budget"]
-    except (KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError, IndexError):
         raise BadFile("malformed task payload") from None
 
 

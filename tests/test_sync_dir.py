@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, LeaseWatch, RunPaths, read_file, read_results, read_tasks,
-                          release_claim, results_iteration, results_name, try_claim, write_file, write_results,
-                          write_tasks)
+                          release_claim, results_iteration, results_name, tensors_from_bytes, try_claim, write_file,
+                          write_results, write_tasks)
 from nes.tasks import FixedEnvResult, FixedEnvTask, MemberResult, MemberTask
 
 
@@ -51,6 +51,16 @@ def test_fixed_env_task_files_round_trip_each_tasks_own_psi_exactly(paths):
     back, budget = read_tasks(paths.tasks / "0", "run")
     assert budget == math.inf and all(type(t) is FixedEnvTask for t in back)
     assert [(t.run_id, t.iteration, t.member, t.seed) for t in back] == [("run", 0, m, 2**40 + m) for m in (0, 1, 2)]
+    assert all(torch.equal(b.psi, t.psi) for b, t in zip(back, tasks))
+
+
+def test_a_psi_shared_by_many_tasks_is_stored_once(paths):
+    psis = [torch.full((400,), float(k)) for k in range(2)]
+    tasks = [FixedEnvTask(run_id="run", iteration=1, member=m, seed=m, psi=psis[m % 2].clone()) for m in range(6)]
+    write_tasks(paths, tasks, 1.0)
+    stored = tensors_from_bytes(read_file(paths.tasks / "1", "tasks", "run")[1])
+    assert stored["psis"].shape == (2, 400) and stored["psi_index"] == [0, 1, 0, 1, 0, 1]
+    back, _ = read_tasks(paths.tasks / "1", "run")
     assert all(torch.equal(b.psi, t.psi) for b, t in zip(back, tasks))
 
 
