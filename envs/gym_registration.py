@@ -8,7 +8,7 @@
   ``gamma``, the discount of potential-based types, defaults to the model's inner agent's).
 
     import gymnasium as gym, envs  # noqa: F401  (registers the ids)
-    env = gym.make("SynthEnv/Synthetic-v0", model="zoo/CartPole-v0/cartpole_se_seed0_cap4k.pt")
+    env = gym.make("SynthEnv/Synthetic-v0", model="zoo/CartPole-v0/cartpole_se_seed0.pt")
 """
 from pathlib import Path
 

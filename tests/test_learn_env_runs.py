@@ -5,6 +5,7 @@ import shutil
 import torch
 
 from common.config import Config, load_config, to_dict
+from experiments.learn_env import DEFAULT_CONFIG
 from tests.helpers import (REFERENCE_RUN_SETS, leaf_keys, last_stdout_line, metrics_without_wall_clock,
                            run_entry_point, set_flags)
 
@@ -27,7 +28,7 @@ def test_a_run_writes_its_files_and_prints_its_directory_last(reference_run):
     assert last_stdout_line(completed) == str(out)
     for name in ("config.yaml", "metrics.csv", "latest.pt", "summary.json"):
         assert (out / name).is_file(), name
-    assert load_config(out / "config.yaml") == load_config(None, REFERENCE_RUN_SETS)
+    assert load_config(out / "config.yaml") == load_config(DEFAULT_CONFIG, REFERENCE_RUN_SETS)
     assert [row["iteration"] for row in metrics_without_wall_clock(out / "metrics.csv")] == ["0", "1", "2", "3"]
     assert torch.load(out / "latest.pt", weights_only=False)["iteration"] == 4
     summary = json.loads((out / "summary.json").read_text())
