@@ -16,7 +16,7 @@ import torch
 from common.errors import UserError, exits_cleanly_on_user_error
 from experiments.cli import fresh_run_dir, make_parser, run_name, setup_logging
 from experiments.evaluation import EVAL_BACKENDS
-from experiments.figures import FIGURES
+from experiments.figures import DEFAULT_RUNS, DEFAULT_RUNS_OF, FIGURES
 
 log = logging.getLogger("figures")
 
@@ -29,7 +29,8 @@ def parse_args(argv):
                         help="model files, learn_env run directories, or folders of them (e.g. zoo/cartpole)")
     parser.add_argument("--out", type=Path, help="output directory (default: results/figures__<name>__<seed>__<time>)")
     parser.add_argument("--env", help="the env whose models to use (default: the first model's)")
-    parser.add_argument("--runs", type=int, default=10, help="fresh agents per model and variant (default 10)")
+    parser.add_argument("--runs", type=int, help="fresh agents per model and variant (default 10; density: 3, "
+                                                 "its full setting --runs 10 takes longer than 15 minutes on 2 cores)")
     parser.add_argument("--agents", type=lambda text: tuple(text.split(",")),
                         help="agents, comma-separated (density default: ddqn,dueling_ddqn,td3_discrete; "
                              "rn_curves: own agent,transfer agent)")
@@ -51,6 +52,8 @@ def main(argv=None) -> Path:
     setup_logging()
     if args.name not in FIGURES:
         raise UserError(f"unknown figure '{args.name}'; choose one of {', '.join(FIGURES)}")
+    if args.runs is None:
+        args.runs = DEFAULT_RUNS_OF.get(args.name, DEFAULT_RUNS)
     for flag, value in (("--runs", args.runs), ("--workers", args.workers), ("--transitions", args.transitions),
                         ("--steps", 1 if args.steps is None else args.steps)):
         if value < 1:
