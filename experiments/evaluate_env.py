@@ -1,7 +1,7 @@
 """Train fresh agents only on learned SEs and test them on the real env.
 
     python -m experiments.evaluate_env MODEL_OR_RUN_DIR [--agent ddqn] [--runs 20] [--seed N] [--baseline]
-    python -m experiments.evaluate_env --models DIR_OR_FILES... [--agent A] [--runs M] [--vary-hp]
+    python -m experiments.evaluate_env --models DIR_OR_FILES... [--agent A] [--agent-config F] [--runs M] [--vary-hp]
                                        [--baseline] [--evaluator B] [--workers N] [--sync-dir D]
                                        [--scheduler ADDRESS] [--out DIR]
 
@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from agents import AGENTS
-from common.config import EvaluatorConfig, load_config, to_dict, with_overrides
+from common.config import EvaluatorConfig, load_config, read_yaml, to_dict, with_overrides
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_write_text
 from common.rng import derive_seed
@@ -55,6 +55,9 @@ def parse_args(argv):
                         help="every run samples its own lr, batch size, width and depth (the paper's robustness mode)")
     add_evaluator_flags(parser)
     parser.add_argument("--agent", default="ddqn", help=f"agent to train: {', '.join(sorted(AGENTS))} (default ddqn)")
+    parser.add_argument("--agent-config", type=Path, metavar="FILE",
+                        help="take the agent's hyperparameters from FILE's agents.<agent> section (e.g. "
+                             "default_config/cartpole_td3_discrete.yaml: the agent's tuned real-env values, for transfer)")
     parser.add_argument("--runs", type=int, default=20, help="fresh agents to train (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fresh agents (default 0)")
     parser.add_argument("--baseline", action="store_true", help="also train --runs agents on the real env")
@@ -62,6 +65,16 @@ def parse_args(argv):
                         help="override a key of the model's config, e.g. --set agents.ddqn.vary_hp=true (repeatable)")
     parser.add_argument("--out", type=Path, help="directory for evaluation.json (default: results/<name>)")
     return parser.parse_args(argv)
+
+
+def agent_config_overrides(path: Path | None, agent: str) -> list[str]:
+    """``--set`` assignments for every key of ``path``'s ``agents.<agent>`` section (none without a path)."""
+    if path is None:
+        return []
+    section = read_yaml(path).get("agents", {}).get(agent)
+    if not isinstance(section, dict):
+        raise UserError(f"agent config {path} has no agents.{agent} section")
+    return [f"agents.{agent}.{key}={json.dumps(value)}" for key, value in section.items()]
 
 
 def resolve_model(path: Path) -> Path:
@@ -110,6 +123,7 @@ def main(argv=None):
         raise UserError(f"--runs must be >= 1, got {args.runs}")
     if (args.model is None) == (args.models is None):
         raise UserError("give one model (positional) or --models, not both and not neither")
+    args.overrides = agent_config_overrides(args.agent_config, args.agent) + args.overrides
     evaluator = evaluator_config(args)
     if args.models is not None:
         return evaluate_many(args, evaluator)

@@ -9,12 +9,12 @@ from common.config import BACKENDS, EvaluatorConfig, load_config
 from common.errors import UserError
 from envs.model_files import save_reward_env, save_synthetic_env
 from envs.real import real_env_spec
-from experiments.evaluate_env import model_runs
+from experiments.evaluate_env import agent_config_overrides, model_runs
 from experiments.evaluation import CSV_COLUMNS, EVAL_BACKENDS, evaluate_runs
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
 from tests.files_helpers import FILES, finish, start, wait_for
-from tests.helpers import EVALUATION_SETS, last_stdout_line, write_tiny_ses
+from tests.helpers import EVALUATION_SETS, REPO_ROOT, last_stdout_line, write_tiny_ses
 
 BUDGET = EVALUATION_SETS
 
@@ -187,3 +187,22 @@ def test_a_killed_files_master_started_again_reuses_the_results_already_written(
     assert without_wall_seconds(csv_rows(tmp_path / "again" / "run" / "evaluation.csv")) \
         == without_wall_seconds(csv_rows(tmp_path / "batched" / "evaluation.csv"))
     assert "answered 4 tasks" in log, "each of the 4 agents trained once: the first master's results were reused"
+
+
+def test_agent_config_takes_the_agents_section_of_a_yaml_file(models_dir, tmp_path):
+    tuned = REPO_ROOT / "default_config" / "cartpole_td3_discrete.yaml"
+    overrides = agent_config_overrides(tuned, "td3_discrete")
+    runs = model_runs([models_dir], "td3_discrete", 1, 0, vary_hp=False, overrides=overrides)
+    agent = runs[0].config.agents.td3_discrete
+    assert (agent.gumbel_softmax_temp, agent.gumbel_softmax_hard, agent.activation, agent.tau) == (8.0, True, "tanh", 0.05)
+
+
+@pytest.mark.parametrize("file, message", [
+    ("default_config/cartpole_ddqn.yaml", "has no agents.td3_discrete section"),
+    ("default_config/no_such.yaml", "config file not found"),
+])
+def test_bad_agent_config_is_one_line_and_exit_2(models_dir, tmp_path, run_module, file, message):
+    completed = run_module("experiments.evaluate_env", "--models", models_dir, "--agent", "td3_discrete",
+                           "--agent-config", REPO_ROOT / file, "--out", tmp_path / "out")
+    assert completed.returncode == 2 and message in completed.stderr, completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
