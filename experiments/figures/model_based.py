@@ -88,12 +88,13 @@ def make(args, out_dir: Path) -> str:
     figure, axes = new_figure(1, 2, width=4.8)
     everything = np.concatenate(list(groups.values()))
     grid = np.linspace(everything.min() - 10, everything.max() + 10, 300)
+    colours = dict(zip(groups, ("tab:red", "tab:blue")))   # the same colour for a model kind in both panels
     for name, values in groups.items():
-        axes[0][0].plot(grid, gaussian_kde(values, grid), label=f"{name} (n={len(values)}, mean {values.mean():.1f})")
+        axes[0][0].plot(grid, gaussian_kde(values, grid), color=colours[name], label=f"{name} (n={len(values)}, mean {values.mean():.1f})")
     axes[0][0].set(xlabel="real-env test return", ylabel="density", title=f"{agent}, {config.env}: test returns")
     axes[0][0].legend(fontsize="small", title="trained on")
     axes[0][1].bar(range(2), [v.mean() for v in groups.values()], yerr=[v.std() for v in groups.values()], capsize=4,
-                   color=["tab:red", "tab:blue"])
+                   color=list(colours.values()))
     axes[0][1].set_xticks(range(2), list(groups))
     axes[0][1].set(ylabel="real-env test return (mean ± sd)", title="agents trained on each kind of model")
     for ax in axes[0]:
