@@ -4,8 +4,9 @@ Members train in episode lockstep: every still-training member plays one episode
 episode ended wait, masked, until the slowest one finishes), then all are tested on the real env
 together. A member's own trajectory is untouched by the waiting, so it is the one it would have
 had alone. A member stops when it is solved on the real env, when its SE return plateaus
-(``early_out_*``), when its episodes run out, when its SE or loss turns NaN, or at the deadline; it
-is then scored by its mean real-env test return.
+(``early_out_*``), when its own real-env training returns reach the solved threshold
+(``real_early_out``), when its episodes run out, when its SE or loss turns NaN, or at the deadline;
+it is then scored by its mean real-env test return.
 """
 import logging
 import math
@@ -58,6 +59,13 @@ def plateaued(returns: list[float], window: int, rel_diff: float) -> bool:
     return abs(now - before) / abs(before + 1e-9) < rel_diff
 
 
+def reached(returns: list[float], window: int, threshold: float) -> bool:
+    """The paper's real-env early out: the mean of the last ``window`` training returns (fewer at
+    the start) reaches ``threshold``."""
+    recent = returns[-window:]
+    return bool(recent) and sum(recent) / len(recent) >= threshold
+
+
 def train_population(agent, train_env, test_env, agent_config, protocol, *,
                      on_synthetic: bool, deadline: float = math.inf, on_episode=None) -> TrainingResult:
     """Train ``agent`` (P members) on ``train_env`` and score it on ``test_env`` (a ``RealVecEnv``).
@@ -100,6 +108,10 @@ def train_population(agent, train_env, test_env, agent_config, protocol, *,
         if on_synthetic and protocol.se_early_out and episode > agent_config.init_episodes + agent_config.early_out_num:
             for m in torch.nonzero(training).flatten().tolist():
                 if plateaued(history[m], agent_config.early_out_num, agent_config.early_out_virtual_diff):
+                    training[m] = False
+        if not on_synthetic and protocol.real_early_out and episode > agent_config.init_episodes:
+            for m in torch.nonzero(training).flatten().tolist():
+                if reached(history[m], agent_config.early_out_num, solved_reward):
                     training[m] = False
         due = protocol.test_every > 0 and (episode + 1) % protocol.test_every == 0
         testing = training.clone() if due and episode >= agent_config.init_episodes else torch.zeros_like(training)

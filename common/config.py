@@ -76,6 +76,8 @@ class ProtocolConfig:
         1, "test on the real env after every k-th SE training episode (0: only after training)", low=0)
     stop_when_solved: bool = option(True, "stop training once a real-env test reaches the threshold")
     se_early_out: bool = option(True, "stop training when the SE return plateaus (early_out_* rule)")
+    real_early_out: bool = option(False, "on the real env: stop once the mean of the last early_out_num training "
+                                         "returns reaches the solved threshold (the paper's rule there)")
     max_train_steps: int = option(0, "stop a member after the episode that reaches this many training steps "
                                      "(0: no cap)", low=0)
 

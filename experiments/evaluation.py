@@ -3,8 +3,8 @@ the real env; one tidy row per training run.
 
 A ``Run`` is one agent training: on the SE ``nets`` (no real-env interaction while training; the
 agent stops by the SE early-out rule or its episode cap) or, with ``nets=None``, on the real env
-(tested after every episode, stopping once a test reaches the env's threshold: the paper's
-real-env protocol; ``nes/fixed_env_training.py``). Runs that share one config (env, agent and its
+(stopping once its mean training return over the last ``early_out_num`` episodes reaches the
+env's threshold: the paper's real-env protocol; ``nes/fixed_env_training.py``). Runs that share one config (env, agent and its
 hyperparameters, protocol, SE architecture) form a group: its runs become the fixed-env tasks
 (``nes/tasks.py``) of one run id, and an evaluator backend made from that config
 (``nes/evaluators``) runs them. So a group is one batched population with the ``batched``

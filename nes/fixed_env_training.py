@@ -5,8 +5,12 @@ This is how a learned SE is judged after NES (the paper's evaluation protocol):
 - in an SE (``task.psi``), agents never touch the real env while training: there are no tests
   during training (test_every 0), and an agent stops by the SE early-out rule (its training
   return plateaus) or at its episode cap;
-- on the real env (``psi`` None, the baseline), agents are tested after every episode and stop
-  once a test reaches the env's solved threshold; the early-out rule is off.
+- on the real env (``psi`` None, the baseline), agents stop once the mean of their last
+  ``early_out_num`` training returns reaches the env's solved threshold (the paper's rule). They
+  are not tested while training: a test after every episode would spend real-env episodes that
+  the step count leaves out, and would stop an agent at its first lucky test.
+
+Either way an agent is tested once, on the real env, after training.
 
 All tasks of one call train as one population (``batched``; different SEs are different members),
 or one at a time; both give the same numbers, because every agent's randomness comes from its seed.
@@ -19,12 +23,20 @@ import torch
 
 from agents import make_agent
 from agents.training import train_population
-from common.config import Config
+from common.config import Config, ProtocolConfig
 from common.rng import derive_seed
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
 from nes.learned_envs import TrainingEnv
 from nes.tasks import FixedEnvResult, FixedEnvTask
+
+
+def evaluation_protocol(protocol: ProtocolConfig, synthetic: bool) -> ProtocolConfig:
+    """The rules above: in an SE or, for ``synthetic`` False, on the real env."""
+    if synthetic:
+        return dataclasses.replace(protocol, test_every=0, se_early_out=True, real_early_out=False)
+    return dataclasses.replace(protocol, test_every=0, stop_when_solved=False, se_early_out=False,
+                               real_early_out=True)
 
 
 def train_in_fixed_envs(tasks: list[FixedEnvTask], config: Config, time_budget: float = math.inf,
@@ -49,11 +61,10 @@ def _train(tasks: list[FixedEnvTask], config: Config, time_budget: float) -> lis
         se_config = dataclasses.replace(config, learn="synthetic_env")
         training = TrainingEnv(se_config, spec, torch.stack([task.psi for task in tasks]), seeds)
         train_env, close_train_env = training.env, training.close
-        protocol = dataclasses.replace(config.protocol, test_every=0, se_early_out=True)
     else:
         train_env = RealVecEnv(config.env, [derive_seed(s, 1) for s in seeds])
         close_train_env = train_env.close
-        protocol = dataclasses.replace(config.protocol, test_every=1, stop_when_solved=True, se_early_out=False)
+    protocol = evaluation_protocol(config.protocol, synthetic)
     start = time.monotonic()
     try:
         result = train_population(agent, train_env, test_env, agent_config, protocol, on_synthetic=synthetic,

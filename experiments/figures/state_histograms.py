@@ -1,11 +1,10 @@
 """state_histograms: which states agents visit while they train on the SEs vs on the real env.
 
 ``--runs`` agents (the first of ``--agents``, default DDQN) train on each SE (the evaluation
-protocol: SE early out, no real-env interaction) and ``--runs`` on the real env (until a test
-reaches the threshold); every state they step into is recorded. One panel per state dimension:
+protocol: SE early out, no real-env interaction) and ``--runs`` on the real env (until their
+training returns reach the threshold); every state they step into is recorded. One panel per state dimension:
 normalised histograms of the two, on shared bins (1st to 99th percentile of both together).
 """
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
 from envs.synthetic_vec import SyntheticVecEnv
 from experiments.figures.common import load_models, new_figure, save, write_csv
+from nes.fixed_env_training import evaluation_protocol
 
 BINS = 40
 STATE_NAMES = {"CartPole-v0": ("cart position", "cart velocity", "pole angle", "pole angular velocity"),
@@ -52,11 +52,10 @@ def visited_states(config, seeds, nets=None) -> np.ndarray:
         sampler = InitialStateSampler(config.env, [derive_seed(s, 1) for s in seeds])
         env = Recording(SyntheticVecEnv(nets.with_flat(nets.to_flat().repeat(len(seeds), 1)), spec, sampler,
                                         autoreset=False))
-        protocol = dataclasses.replace(config.protocol, test_every=0, se_early_out=True)
     else:
         env = Recording(RealVecEnv(config.env, [derive_seed(s, 1) for s in seeds]))
-        protocol = dataclasses.replace(config.protocol, test_every=1, stop_when_solved=True, se_early_out=False)
-    train_population(agent, env, test_env, agent_config, protocol, on_synthetic=nets is not None)
+    train_population(agent, env, test_env, agent_config, evaluation_protocol(config.protocol, nets is not None),
+                     on_synthetic=nets is not None)
     test_env.close()
     return np.concatenate(env.states) if env.states else np.zeros((0, spec.state_dim))
 
