@@ -1,6 +1,7 @@
 """Put a learn_env run's SE or RN into the model zoo (``zoo/``), with how it was made.
 
     python -m experiments.zoo add RUN_DIR --name NAME --command "the learn_env command" [--note TEXT] [--zoo zoo]
+                                          [--run-only]
 
 Copies the run's model into ``zoo/<env>/<NAME>.pt`` (its best.pt: the best solved model; a run
 without one gives the psi of its latest.pt, marked unsolved), its config.yaml and metrics.csv into
@@ -8,6 +9,10 @@ without one gives the psi of its latest.pt, marked unsolved), its config.yaml an
 ``zoo/manifest.json``: file, kind, env, reward type, the command and seed that made it, the
 config, and its score (the mean real-env test return of the agents trained on it during NES, the
 iteration, solved or not).
+
+``--run-only`` keeps only the NES run (config, metrics; listed under ``runs`` in the manifest), not
+its model: an unsolved SE would drag down every evaluation of the zoo's SEs, but the success
+figure must count the runs that never solved.
 """
 import json
 import shutil
@@ -32,6 +37,8 @@ def parse_args(argv):
     parser.add_argument("--command", required=True, help="the command that made the run (for the manifest)")
     parser.add_argument("--note", help="anything else a reader should know (e.g. the run was stopped early)")
     parser.add_argument("--zoo", type=Path, default=REPO_ROOT / "zoo", help="zoo directory (default: zoo/)")
+    parser.add_argument("--run-only", action="store_true",
+                        help="keep only the NES run's config and metrics (for the success figure), not its model")
     return parser.parse_args(argv)
 
 
@@ -67,23 +74,30 @@ def main(argv=None) -> None:
     model_file(args.run)  # a one-line error if it has neither best.pt nor latest.pt
     manifest_path = args.zoo / "manifest.json"
     manifest = read_manifest(manifest_path)
-    config, _, _ = solved_at(args.run)
-    target = args.zoo / config.env / f"{args.name}.pt"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    score = model_from_run(args.run, target)
-    kind, nets, loaded = load_model(target)
+    config, first_solved, iterations = solved_at(args.run)
     runs_dir = args.zoo / "nes_runs" / args.name
     runs_dir.mkdir(parents=True, exist_ok=True)
     for name in ("config.yaml", "metrics.csv"):
         shutil.copyfile(args.run / name, runs_dir / name)
-    entry = {"name": args.name, "file": str(target.relative_to(args.zoo)), "kind": kind, "env": loaded.env,
-             "reward_type": getattr(nets, "reward_type", None), "agent": loaded.agent, "command": args.command,
-             "seed": loaded.seed, "config": str((runs_dir / "config.yaml").relative_to(args.zoo)),
-             "nes_run": str(runs_dir.relative_to(args.zoo)), "score": score,
-             "parameters": int(nets.num_params), "bytes": target.stat().st_size,
-             **({"note": args.note} if args.note else {})}
-    manifest["models"] = [m for m in manifest["models"] if m["name"] != args.name] + [entry]
-    manifest["models"].sort(key=lambda m: (m["env"], m["name"]))
+    made = {"command": args.command, "seed": config.seed, "config": str((runs_dir / "config.yaml").relative_to(args.zoo)),
+            "nes_run": str(runs_dir.relative_to(args.zoo))}
+    if args.run_only:
+        listing = "runs"
+        entry = {"name": args.name, "kind": config.learn, "env": config.env, "agent": config.agent, **made,
+                 "iterations": iterations, "solved_at_iteration": first_solved}
+    else:
+        listing = "models"
+        target = args.zoo / config.env / f"{args.name}.pt"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        score = model_from_run(args.run, target)
+        kind, nets, loaded = load_model(target)
+        entry = {"name": args.name, "file": str(target.relative_to(args.zoo)), "kind": kind, "env": loaded.env,
+                 "reward_type": getattr(nets, "reward_type", None), "agent": loaded.agent, **made, "score": score,
+                 "parameters": int(nets.num_params), "bytes": target.stat().st_size}
+    if args.note:
+        entry["note"] = args.note
+    manifest[listing] = [m for m in manifest.get(listing, []) if m["name"] != args.name] + [entry]
+    manifest[listing].sort(key=lambda m: (m["env"], m["name"]))
     atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
     print(json.dumps(entry, indent=2))
 
