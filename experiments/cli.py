@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from common.config import BACKENDS, describe, load_config
+from common.config import BACKENDS, describe, load_config, read_yaml
 from common.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -60,6 +60,19 @@ def evaluator_overrides(args) -> list[str]:
     if args.scheduler is not None:
         overrides.append(f"evaluator.scheduler={json.dumps(args.scheduler)}")
     return overrides
+
+
+def agent_config_overrides(path: Path | None, agents=None) -> list[str]:
+    """``--set`` assignments for every key of ``path``'s ``agents.<agent>`` sections: each of
+    ``agents``, which must be there, or every section of the file (none without a path)."""
+    if path is None:
+        return []
+    sections = read_yaml(path).get("agents") or {}
+    wanted = list(sections) if agents is None else list(agents)
+    missing = [agent for agent in wanted if not isinstance(sections.get(agent), dict)] or ([] if wanted else ["<agent>"])
+    if missing:
+        raise UserError(f"agent config {path} has no agents.{missing[0]} section")
+    return [f"agents.{agent}.{key}={json.dumps(value)}" for agent in wanted for key, value in sections[agent].items()]
 
 
 def config_from_args(args, extra_overrides: list[str] = ()):

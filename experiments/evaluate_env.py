@@ -33,14 +33,14 @@ from pathlib import Path
 import torch
 
 from agents import AGENTS
-from common.config import EvaluatorConfig, load_config, read_yaml, to_dict, with_overrides
+from common.config import EvaluatorConfig, load_config, to_dict, with_overrides
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_write_text
 from common.rng import derive_seed
 from envs.model_files import SE_KIND, find_model_files, load_model, load_synthetic_env, model_label
 from envs.real import real_env_spec
-from experiments.cli import (add_evaluator_flags, evaluator_overrides, fresh_run_dir, make_parser, run_name,
-                             setup_logging)
+from experiments.cli import (add_evaluator_flags, agent_config_overrides, evaluator_overrides, fresh_run_dir,
+                             make_parser, run_name, setup_logging)
 from experiments.evaluation import CSV_COLUMNS, REAL, Run, evaluate_runs
 
 log = logging.getLogger("evaluate_env")
@@ -65,16 +65,6 @@ def parse_args(argv):
                         help="override a key of the model's config, e.g. --set agents.ddqn.vary_hp=true (repeatable)")
     parser.add_argument("--out", type=Path, help="directory for evaluation.json (default: results/<name>)")
     return parser.parse_args(argv)
-
-
-def agent_config_overrides(path: Path | None, agent: str) -> list[str]:
-    """``--set`` assignments for every key of ``path``'s ``agents.<agent>`` section (none without a path)."""
-    if path is None:
-        return []
-    section = read_yaml(path).get("agents", {}).get(agent)
-    if not isinstance(section, dict):
-        raise UserError(f"agent config {path} has no agents.{agent} section")
-    return [f"agents.{agent}.{key}={json.dumps(value)}" for key, value in section.items()]
 
 
 def resolve_model(path: Path) -> Path:
@@ -123,7 +113,7 @@ def main(argv=None):
         raise UserError(f"--runs must be >= 1, got {args.runs}")
     if (args.model is None) == (args.models is None):
         raise UserError("give one model (positional) or --models, not both and not neither")
-    args.overrides = agent_config_overrides(args.agent_config, args.agent) + args.overrides
+    args.overrides = agent_config_overrides(args.agent_config, [args.agent]) + args.overrides
     evaluator = evaluator_config(args)
     if args.models is not None:
         return evaluate_many(args, evaluator)

@@ -9,7 +9,8 @@ from common.config import BACKENDS, EvaluatorConfig, load_config
 from common.errors import UserError
 from envs.model_files import save_reward_env, save_synthetic_env
 from envs.real import real_env_spec
-from experiments.evaluate_env import agent_config_overrides, model_runs
+from experiments.cli import agent_config_overrides
+from experiments.evaluate_env import model_runs
 from experiments.evaluation import CSV_COLUMNS, EVAL_BACKENDS, evaluate_runs
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
@@ -191,7 +192,7 @@ def test_a_killed_files_master_started_again_reuses_the_results_already_written(
 
 def test_agent_config_takes_the_agents_section_of_a_yaml_file(models_dir, tmp_path):
     tuned = REPO_ROOT / "default_config" / "cartpole_td3_discrete.yaml"
-    overrides = agent_config_overrides(tuned, "td3_discrete")
+    overrides = agent_config_overrides(tuned, ["td3_discrete"])
     runs = model_runs([models_dir], "td3_discrete", 1, 0, vary_hp=False, overrides=overrides)
     agent = runs[0].config.agents.td3_discrete
     assert (agent.gumbel_softmax_temp, agent.gumbel_softmax_hard, agent.activation, agent.tau) == (8.0, True, "tanh", 0.05)

@@ -6,6 +6,7 @@ import pytest
 from common.config import load_config
 from envs.model_files import save_reward_env, save_synthetic_env
 from envs.real import real_env_spec
+from experiments.cli import agent_config_overrides
 from experiments.figures import FIGURES
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
@@ -82,15 +83,25 @@ def test_the_readme_names_every_figure():
     (["density", "--models", "SES", "--env", "Acrobot-v1"], "no synthetic environments for Acrobot-v1"),
     (["density", "--models", "SES", "ACROBOT_SE"], "is for Acrobot-v1, not for CartPole-v0"),
     (["success", "--models", "SES"], "no learn_env runs"),
+    (["density", "--models", "SES", "--agent-config", "NO_AGENTS"], "has no agents.<agent> section"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, inputs, tmp_path):
     (tmp_path / "empty").mkdir()
     acrobot = load_config(None, ["env=Acrobot-v1", "synthetic_env.hidden_size=8"])
     save_synthetic_env(tmp_path / "acrobot.pt", SyntheticEnvNets.initialise([1], real_env_spec("Acrobot-v1"), 8, 1,
                                                                            "leakyrelu"), 0, acrobot, {})
-    named = {"SES": inputs["ses"], "EMPTY": tmp_path / "empty", "ACROBOT_SE": tmp_path / "acrobot.pt"}
+    (tmp_path / "no_agents.yaml").write_text("env: CartPole-v0\n")
+    named = {"SES": inputs["ses"], "EMPTY": tmp_path / "empty", "ACROBOT_SE": tmp_path / "acrobot.pt",
+             "NO_AGENTS": tmp_path / "no_agents.yaml"}
     args = [str(named.get(a, a)) for a in args]
     completed = run_entry_point("experiments.figures", *args, "--out", tmp_path / "out")
     assert completed.returncode == 2, completed.stderr
     assert message in completed.stderr and len(completed.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_the_se_transfer_agent_config_is_valid_for_every_agent_it_names():
+    overrides = agent_config_overrides(REPO_ROOT / "default_config" / "cartpole_se_transfer.yaml")
+    config = load_config(None, overrides)
+    assert (config.agents.dueling_ddqn.early_out_num, config.agents.td3_discrete.hidden_size) == (1, 510)
+    assert config.agents.td3_discrete.gumbel_softmax_hard is True

@@ -2,7 +2,7 @@
 
     python -m experiments.figures NAME --models PATH [PATH ...] [--out DIR] [--env ENV] [--runs N]
                                   [--agents A,B] [--steps N] [--transitions N] [--seed S]
-                                  [--evaluator B] [--workers N] [--set KEY=VALUE ...]
+                                  [--evaluator B] [--workers N] [--agent-config FILE] [--set KEY=VALUE ...]
 
 Writes NAME.png, NAME.pdf and NAME.csv (the numbers drawn) into --out and prints a one-line
 summary and the output directory. Figures:
@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from common.errors import UserError, exits_cleanly_on_user_error
-from experiments.cli import fresh_run_dir, make_parser, run_name, setup_logging
+from experiments.cli import agent_config_overrides, fresh_run_dir, make_parser, run_name, setup_logging
 from experiments.evaluation import EVAL_BACKENDS
 from experiments.figures import DEFAULT_RUNS, DEFAULT_RUNS_OF, FIGURES
 
@@ -41,6 +41,9 @@ def parse_args(argv):
     parser.add_argument("--evaluator", choices=EVAL_BACKENDS, default="batched", help="how agent runs are computed")
     parser.add_argument("--workers", type=int, default=2, help="processes of --evaluator processes or dask, local "
                         "workers of files (sync dir <out>/sync)")
+    parser.add_argument("--agent-config", type=Path, metavar="FILE",
+                        help="agents' hyperparameters from FILE's agents.<agent> sections, e.g. "
+                             "default_config/cartpole_se_transfer.yaml (the paper's values for training on SEs)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a key of every model's config, e.g. --set agents.ddqn.train_episodes=50")
     return parser.parse_args(argv)
@@ -54,6 +57,7 @@ def main(argv=None) -> Path:
         raise UserError(f"unknown figure '{args.name}'; choose one of {', '.join(FIGURES)}")
     if args.runs is None:
         args.runs = DEFAULT_RUNS_OF.get(args.name, DEFAULT_RUNS)
+    args.overrides = agent_config_overrides(args.agent_config) + args.overrides
     for flag, value in (("--runs", args.runs), ("--workers", args.workers), ("--transitions", args.transitions),
                         ("--steps", 1 if args.steps is None else args.steps)):
         if value < 1:
