@@ -69,9 +69,9 @@ def agent_config_overrides(path: Path | None, agents=None) -> list[str]:
         return []
     sections = read_yaml(path).get("agents") or {}
     wanted = list(sections) if agents is None else list(agents)
-    missing = [agent for agent in wanted if not isinstance(sections.get(agent), dict)] or ([] if wanted else ["<agent>"])
-    if missing:
-        raise UserError(f"agent config {path} has no agents.{missing[0]} section")
+    for agent in wanted or ["<agent>"]:
+        if not isinstance(sections.get(agent), dict):
+            raise UserError(f"agent config {path} has no agents.{agent} section")
     return [f"agents.{agent}.{key}={json.dumps(value)}" for agent in wanted for key, value in sections[agent].items()]
 
 

@@ -3,15 +3,15 @@ the real env; one tidy row per training run.
 
 A ``Run`` is one agent training: on the SE ``nets`` (no real-env interaction while training; the
 agent stops by the SE early-out rule or its episode cap) or, with ``nets=None``, on the real env
-(stopping once its mean training return over the last ``early_out_num`` episodes reaches the
-env's threshold: the paper's real-env protocol; ``nes/fixed_env_training.py``). Runs that share one config (env, agent and its
-hyperparameters, protocol, SE architecture) form a group: its runs become the fixed-env tasks
-(``nes/tasks.py``) of one run id, and an evaluator backend made from that config
-(``nes/evaluators``) runs them. So a group is one batched population with the ``batched``
-backend (different SEs are different members: N SEs x M agents cost about one training of N*M
-members), and spreads over worker processes, a Dask cluster, or ``experiments.worker`` processes
-(a SLURM array) over a sync directory with the others. Every backend gives the same rows except
-``wall_seconds``, because every run's randomness comes from its own seed.
+(stopping once its mean training return over the last ``early_out_num`` episodes reaches the env's
+threshold: the paper's real-env protocol; ``nes/fixed_env_training.py``). Runs that share one config
+(env, agent and its hyperparameters, protocol, SE architecture) form a group: its runs become the
+fixed-env tasks (``nes/tasks.py``) of one run id, and an evaluator backend made from that config
+(``nes/evaluators``) runs them. So a group is one batched population with the ``batched`` backend
+(different SEs are different members: N SEs x M agents cost about one training of N*M members), and
+spreads over worker processes, a Dask cluster, or ``experiments.worker`` processes (a SLURM array)
+over a sync directory with the others. Every backend gives the same rows except ``wall_seconds``,
+because every run's randomness comes from its own seed.
 """
 import dataclasses
 import hashlib

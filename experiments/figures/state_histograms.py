@@ -2,8 +2,8 @@
 
 ``--runs`` agents (the first of ``--agents``, default DDQN) train on each SE (the evaluation
 protocol: SE early out, no real-env interaction) and ``--runs`` on the real env (until their
-training returns reach the threshold); every state they step into is recorded. One panel per state dimension:
-normalised histograms of the two, on shared bins (1st to 99th percentile of both together).
+training returns reach the threshold); every state they step into is recorded. One panel per state
+dimension: normalised histograms of the two, on shared bins (1st to 99th percentile of both together).
 """
 from pathlib import Path
 
