@@ -2,12 +2,14 @@
 import csv
 
 import pytest
+import yaml
 
-from common.config import load_config
+from common.config import load_config, to_dict
 from envs.model_files import save_reward_env, save_synthetic_env
 from envs.real import real_env_spec
 from experiments.cli import agent_config_overrides
 from experiments.figures import FIGURES
+from experiments.figures.success import find_runs, success_group, success_rows
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
 from tests.helpers import REPO_ROOT, run_entry_point, set_flags
@@ -105,3 +107,19 @@ def test_the_se_transfer_agent_config_is_valid_for_every_agent_it_names():
     config = load_config(None, overrides)
     assert (config.agents.dueling_ddqn.early_out_num, config.agents.td3_discrete.hidden_size) == (1, 510)
     assert config.agents.td3_discrete.gumbel_softmax_hard is True
+
+
+def test_success_keeps_runs_of_different_objectives_apart(tmp_path):
+    """A run scored by steps and one scored by test return are separate curves, each with its own share."""
+    for name, objective, returns in (("by_return", "test_reward", (150.0, 196.0)),
+                                     ("by_steps", "steps_to_threshold", (150.0, 160.0))):
+        run = tmp_path / name
+        run.mkdir()
+        config = load_config(None, [f"nes.objective={objective}"])
+        (run / "config.yaml").write_text(yaml.safe_dump(to_dict(config)))
+        (run / "metrics.csv").write_text("iteration,mean_test_return_orig\n"
+                                         + "".join(f"{i},{value}\n" for i, value in enumerate(returns)))
+    rows = success_rows(find_runs([tmp_path]), success_group)
+    final = {r["group"]: r["solved_share"] for r in rows if r["iteration"] == 1}
+    assert final == {"SE runs, ddqn agents, scored by test return": 1.0,
+                     "SE runs, ddqn agents, scored by steps to threshold": 0.0}

@@ -70,14 +70,23 @@ def plot(rows: list[dict], out_dir: Path, name: str, legend_title: str) -> None:
             ax.step([r["iteration"] + 1 for r in mine], [100 * r["solved_share"] for r in mine], where="post",
                     label=f"{group} ({mine[0]['runs']} runs)")
         ax.set(xlabel="NES iterations", ylabel="NES runs solved (%)", title=f"{env}: NES runs solved so far", ylim=(-3, 103))
-        ax.legend(title=legend_title, fontsize="small", loc="lower right")
+        ax.legend(title=legend_title, fontsize="small", loc="best")
         ax.grid(alpha=0.3)
     save(figure, out_dir, name)
 
 
+# What NES maximised changes what "solved by iteration k" means, so each objective is its own curve.
+OBJECTIVE_LABELS = {"test_reward": "scored by test return", "steps_to_threshold": "scored by steps to threshold",
+                    "auc": "scored by training-return area"}
+
+
+def success_group(config) -> str:
+    kind = "SE" if config.learn == "synthetic_env" else "RN"
+    return f"{kind} runs, {config.agent} agents, {OBJECTIVE_LABELS[config.nes.objective]}"
+
+
 def make_success(args, out_dir: Path) -> str:
-    rows = success_rows(find_runs(args.models), lambda config: f"{'SE' if config.learn == 'synthetic_env' else 'RN'} "
-                        f"runs, {config.agent} agents")
+    rows = success_rows(find_runs(args.models), success_group)
     write_csv(out_dir / "success.csv", COLUMNS, rows)
     plot(rows, out_dir, "success", "runs")
     return _final_shares(rows)
