@@ -47,6 +47,8 @@ class NESConfig:
                             "(see nes/objectives.py; auc needs learn: reward_env)", choices=OBJECTIVES)
     unsolved_weight: float = option(100.0, "steps_to_threshold: penalty per unit of test return below the threshold",
                                     low=0.0)
+    init_model: str = option("", "start psi from this saved SE or RN (ours or the paper's; same env, kind and "
+                             "network shape) instead of fresh networks")
 
 
 @dataclass

@@ -21,7 +21,7 @@ from common.files import atomic_write_text, load_torch_file
 from experiments.cli import (REPO_ROOT, add_config_flags, add_evaluator_flags, config_from_args,
                              evaluator_overrides, fresh_run_dir, make_parser, run_name, setup_logging)
 from nes.evaluators import make_evaluator
-from nes.master import CHECKPOINT_KIND, NESMaster, state_from_checkpoint
+from nes.master import CHECKPOINT_KIND, NESMaster, initial_state, state_from_checkpoint
 
 DEFAULT_CONFIG = REPO_ROOT / "default_config" / "cartpole_synthetic_env.yaml"
 # What may change when a run is resumed: how it is computed and how long it goes on, not what it is.
@@ -89,9 +89,9 @@ def main(argv=None) -> Path:
         run_id, state = payload["run_id"], state_from_checkpoint(payload)
     else:
         config = config_from_args(args, evaluator_overrides(args))
+        state = initial_state(config)
         run_id = run_name(config.env, "learn_env", config.seed)
         run_dir = fresh_run_dir(args.out, run_id)
-        state = None
     save_config(config, run_dir / "config.yaml")
     evaluator = make_evaluator(config, run_dir)
     master = NESMaster(config, evaluator, run_dir, run_id, state)

@@ -6,7 +6,10 @@ one place that knows how to build each from psi, how agents train in it, and how
 from common.config import Config
 from common.rng import derive_seed
 from envs.initial_states import InitialStateSampler
-from envs.model_files import save_reward_env, save_synthetic_env
+from pathlib import Path
+
+from common.errors import UserError
+from envs.model_files import load_model, save_reward_env, save_synthetic_env
 from envs.real import RealEnvSpec
 from envs.real_vec import RealVecEnv
 from envs.reward_env import RewardVecEnv
@@ -24,6 +27,24 @@ def initial_nets(config: Config, spec: RealEnvSpec, seed: int):
         return SyntheticEnvNets.initialise([seed], spec, se.hidden_size, se.hidden_layer, se.activation)
     rn = config.reward_env
     return RewardEnvNets.initialise([seed], spec, rn.hidden_size, rn.hidden_layer, rn.activation, rn.type)
+
+
+def starting_nets(config: Config, fresh):
+    """psi's starting point: the nets of ``nes.init_model`` when it names a model (so NES can go on
+    from a learned SE or RN, e.g. under another objective), else ``fresh``."""
+    path = config.nes.init_model
+    if not path:
+        return fresh
+    kind, nets, model_config = load_model(Path(path))
+    if kind != config.learn:
+        raise UserError(f"nes.init_model {path} holds a {kind}, but this run learns a {config.learn}")
+    if model_config.env != config.env:
+        raise UserError(f"nes.init_model {path} was learned for {model_config.env}, but this run's env is {config.env}")
+    section = config.learn
+    if getattr(model_config, section) != getattr(config, section):
+        raise UserError(f"nes.init_model {path} has other {section} settings than this run "
+                        f"({getattr(model_config, section)}); set {section}.* to match it")
+    return nets
 
 
 class TrainingEnv:

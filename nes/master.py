@@ -23,7 +23,7 @@ from common.files import atomic_torch_save
 from common.rng import derive_seed
 from envs.real import real_env_spec
 from nes.evaluators.base import Evaluator
-from nes.learned_envs import initial_nets, save_learned_env
+from nes.learned_envs import initial_nets, save_learned_env, starting_nets
 from nes.score_transforms import score_transform
 from nes.tasks import MemberResult, MemberTask
 
@@ -45,6 +45,16 @@ class NESState:
     metrics: list[dict] = field(default_factory=list)
 
 
+def template_seed(config: Config) -> int:
+    return derive_seed(config.seed, 0xE17)
+
+
+def initial_state(config: Config) -> NESState:
+    """A fresh run's state: psi from ``nes.init_model`` or fresh nets (a bad model file fails here)."""
+    template = initial_nets(config, real_env_spec(config.env), template_seed(config))
+    return NESState(psi=starting_nets(config, template).to_flat()[0].clone())
+
+
 def worst_to_floor(values: np.ndarray) -> np.ndarray:
     """NaN or -inf (an SE that blew up) becomes the population's worst finite value."""
     finite = np.isfinite(values)
@@ -56,8 +66,8 @@ class NESMaster:
     def __init__(self, config: Config, evaluator: Evaluator, run_dir: Path, run_id: str, state: NESState | None = None):
         self.config, self.evaluator, self.run_dir, self.run_id = config, evaluator, Path(run_dir), run_id
         self.spec = real_env_spec(config.env)
-        self.template = initial_nets(config, self.spec, derive_seed(config.seed, 0xE17))
-        self.state = state or NESState(psi=self.template.to_flat()[0].clone())
+        self.template = initial_nets(config, self.spec, template_seed(config))
+        self.state = state or initial_state(config)
         self.hooks = []
 
     @property

@@ -61,6 +61,9 @@ LEARN_ENV_CASES = {
     "non-integer workers": (lambda tmp: ["--workers", "two"], "invalid int value: 'two'"),
     "resume without checkpoint": (empty_run_dir, "no latest.pt"),
     "resume corrupt checkpoint": (corrupt_checkpoint, "corrupt or not a torch file"),
+    "missing init model": (lambda tmp: ["--set", f"nes.init_model={tmp / 'absent.pt'}"], "absent.pt"),
+    "corrupt init model": (lambda tmp: ["--set", f"nes.init_model={random_bytes_file(tmp)[0]}"],
+                           "corrupt or not a torch file"),
 }
 
 

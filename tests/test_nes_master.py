@@ -1,9 +1,14 @@
-"""NESMaster: iterations, checkpoints and deterministic tasks."""
+"""NESMaster: iterations, checkpoints, deterministic tasks and its starting point."""
+import pytest
 import torch
 
 from common.config import load_config
+from common.errors import UserError
+from envs.model_files import save_synthetic_env
+from envs.real import real_env_spec
+from models.synthetic_env_nets import SyntheticEnvNets
 from nes.evaluators.local import BatchedEvaluator
-from nes.master import CHECKPOINT_KIND, NESMaster, state_from_checkpoint
+from nes.master import CHECKPOINT_KIND, NESMaster, initial_state, state_from_checkpoint
 from tests.helpers import TINY_OVERRIDES
 
 
@@ -47,3 +52,30 @@ def test_noise_has_the_configured_standard_deviation(tmp_path):
     assert abs(float(eps.std()) - 0.5) < 0.02
     assert torch.equal(eps, master.noise(iteration=3, member=1))
     assert not torch.equal(eps, master.noise(iteration=4, member=1))
+
+
+def saved_se(path, config, seed=5):
+    """A saved SE of ``config``'s shape whose weights differ from any fresh start of the run."""
+    se = config.synthetic_env
+    nets = SyntheticEnvNets.initialise([seed], real_env_spec(config.env), se.hidden_size, se.hidden_layer, se.activation)
+    save_synthetic_env(path, nets, 0, config, {})
+    return nets
+
+
+def test_a_run_starts_from_nes_init_model(tmp_path, tiny_config):
+    nets = saved_se(tmp_path / "se.pt", tiny_config)
+    config = load_config(None, [*TINY_OVERRIDES, f"nes.init_model={tmp_path / 'se.pt'}"])
+    assert torch.equal(NESMaster(config, None, tmp_path, "run").state.psi, nets.to_flat()[0])
+    assert not torch.equal(NESMaster(tiny_config, None, tmp_path, "run").state.psi, nets.to_flat()[0])
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["synthetic_env.hidden_size=7"], "has other synthetic_env settings than this run"),
+    (["env=Acrobot-v1"], "was learned for CartPole-v0, but this run's env is Acrobot-v1"),
+    (["learn=reward_env"], "holds a synthetic_env, but this run learns a reward_env"),
+])
+def test_an_init_model_that_does_not_fit_the_run_is_refused(overrides, message, tmp_path, tiny_config):
+    saved_se(tmp_path / "se.pt", tiny_config)
+    config = load_config(None, [*TINY_OVERRIDES, *overrides, f"nes.init_model={tmp_path / 'se.pt'}"])
+    with pytest.raises(UserError, match=message):
+        initial_state(config)
