@@ -3,12 +3,12 @@
 Both are populations of networks with one flat parameter vector psi per member; this module is the
 one place that knows how to build each from psi, how agents train in it, and how it is saved.
 """
-from common.config import Config
-from common.rng import derive_seed
-from envs.initial_states import InitialStateSampler
 from pathlib import Path
 
+from common.config import Config
 from common.errors import UserError
+from common.rng import derive_seed
+from envs.initial_states import InitialStateSampler
 from envs.model_files import load_model, save_reward_env, save_synthetic_env
 from envs.real import RealEnvSpec
 from envs.real_vec import RealVecEnv
