@@ -8,7 +8,10 @@ from common.config import load_config, to_dict
 from envs.model_files import save_reward_env, save_synthetic_env
 from envs.real import real_env_spec
 from experiments.cli import agent_config_overrides
+from experiments.evaluation import REAL
 from experiments.figures import FIGURES
+from experiments.figures.common import LoadedModel
+from experiments.figures.density import planned_runs
 from experiments.figures.success import find_runs, success_group, success_rows
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
@@ -123,3 +126,16 @@ def test_success_keeps_runs_of_different_objectives_apart(tmp_path):
     final = {r["group"]: r["solved_share"] for r in rows if r["iteration"] == 1}
     assert final == {"SE runs, ddqn agents, scored by test return": 1.0,
                      "SE runs, ddqn agents, scored by steps to threshold": 0.0}
+
+
+def test_density_spreads_a_fixed_number_of_agents_over_the_ses():
+    """--runs agents per variant take the SEs in turn, so the figure's cost does not grow with the folder."""
+    config = load_config(None, [])
+    models = [LoadedModel(f"se_{i}", None, "synthetic_env", None, config) for i in range(3)]
+    runs = planned_runs(models, ["ddqn"], 4, seed=0)
+    by_variant = {}
+    for run in runs:
+        key = "real" if run.model == REAL else run.config.agents.ddqn.vary_hp
+        by_variant.setdefault(key, []).append(run.model)
+    assert by_variant == {False: ["se_0", "se_1", "se_2", "se_0"], True: ["se_0", "se_1", "se_2", "se_0"],
+                          "real": [REAL] * 4}

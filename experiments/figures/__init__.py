@@ -13,8 +13,8 @@ FIGURES = {
     "model_based": (model_based.make, "agents trained on a supervised model of real transitions vs on learned SEs"),
 }
 
-# Fresh agents per model and variant when --runs is not given. density trains three agents, each with
-# fixed and varied HPs (varied-HP members train one at a time) plus a real-env baseline, so it
-# defaults to fewer runs to finish within 15 minutes on 2 cores with the zoo.
+# Fresh agents per model and variant when --runs is not given. density counts its runs per variant
+# instead, spread over the SEs: it trains three agents, each with fixed and varied HPs (varied-HP
+# members train one at a time) plus a real-env baseline, and must finish within 15 minutes on 2 cores.
 DEFAULT_RUNS = 10
-DEFAULT_RUNS_OF = {"density": 3}
+DEFAULT_RUNS_OF = {"density": 6}

@@ -29,8 +29,8 @@ def parse_args(argv):
                         help="model files, learn_env run directories, or folders of them (e.g. zoo/cartpole)")
     parser.add_argument("--out", type=Path, help="output directory (default: results/figures__<name>__<seed>__<time>)")
     parser.add_argument("--env", help="the env whose models to use (default: the first model's)")
-    parser.add_argument("--runs", type=int, help="fresh agents per model and variant (default 10; density: 3, "
-                                                 "its full setting --runs 10 takes longer than 15 minutes on 2 cores)")
+    parser.add_argument("--runs", type=int, help="fresh agents per model and variant (default 10); density: "
+                                                 "agents per variant, taking the SEs in turn (default 6)")
     parser.add_argument("--agents", type=lambda text: tuple(text.split(",")),
                         help="agents, comma-separated (density default: ddqn,dueling_ddqn,td3_discrete; "
                              "rn_curves: own agent,transfer agent)")

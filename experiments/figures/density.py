@@ -1,8 +1,9 @@
 """density: how well SEs train agents, against the real env, with fixed and varied hyperparameters.
 
-For each agent (default DDQN, Dueling DDQN and discrete TD3): ``--runs`` fresh agents per SE
-(fixed hyperparameters, then varied ones: lr, batch size, width, depth sampled per run) and
-``--runs`` on the real env, all tested on the real env. One row of panels per agent: a kernel
+For each agent (default DDQN, Dueling DDQN and discrete TD3): ``--runs`` fresh agents with fixed
+hyperparameters and ``--runs`` with varied ones (lr, batch size, width, depth sampled per run), which
+take the SEs in turn, and ``--runs`` on the real env, all tested on the real env. Spreading a fixed
+number of agents over the SEs keeps the figure's cost flat as a model folder grows. One row of panels per agent: a kernel
 density of the real-env test returns, and bars of the training steps and episodes (mean and sd).
 """
 from pathlib import Path
@@ -19,13 +20,15 @@ VARIANTS = (REAL, "SE, fixed HPs", "SE, varied HPs")
 
 
 def planned_runs(models, agents, runs: int, seed: int) -> list[Run]:
+    """``runs`` agents per agent and variant; SE run i trains on model i mod len(models)."""
     seeds = [derive_seed(seed, run, 0xD5) for run in range(runs)]
     planned = []
     for agent in agents:
         for vary in (False, True):
-            for m in models:
+            for run, s in enumerate(seeds):
+                m = models[run % len(models)]
                 config = with_overrides(to_dict(m.config), [f"agent={agent}", f"agents.{agent}.vary_hp={str(vary).lower()}"])
-                planned += [Run(m.label, config, run, s, m.nets) for run, s in enumerate(seeds)]
+                planned.append(Run(m.label, config, run, s, m.nets))
         config = with_overrides(to_dict(models[0].config), [f"agent={agent}", f"agents.{agent}.vary_hp=false"])
         planned += [Run(REAL, config, run, derive_seed(s, 1)) for run, s in enumerate(seeds)]
     return planned
