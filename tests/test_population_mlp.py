@@ -92,6 +92,29 @@ def test_a_member_initialises_the_same_alone_or_in_a_population():
     assert torch.equal(alone.to_flat()[0], together.to_flat()[1])
 
 
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_a_members_values_and_gradients_do_not_depend_on_its_population(activation):
+    """Odd widths put a member's activations at different offsets from the end of the batch for
+    each population size; its outputs and gradients must stay bit-identical all the same."""
+    seeds = list(range(9))
+    everyone = PopulationMLP.initialise(seeds, IN, OUT, 61, 1, activation)
+    x = torch.randn(len(seeds), 193, IN, generator=torch.Generator().manual_seed(1)) * 3
+
+    def outputs_and_gradients(population, x):
+        population.requires_grad_()
+        with torch.enable_grad():
+            out = population(x)
+            grads = torch.autograd.grad((out ** 2).sum(), population.parameters())
+        with torch.no_grad():
+            return population(x), grads
+
+    out_all, grads_all = outputs_and_gradients(everyone, x)
+    for size in (1, 3, 7):
+        out, grads = outputs_and_gradients(PopulationMLP.initialise(seeds[:size], IN, OUT, 61, 1, activation), x[:size])
+        assert torch.equal(out, out_all[:size]), size
+        assert all(torch.equal(g, g_all[:size]) for g, g_all in zip(grads, grads_all)), size
+
 def test_different_seeds_initialise_different_members():
     population = PopulationMLP.initialise([3, 4], IN, OUT, HIDDEN, 1, "tanh")
     assert not torch.equal(population.to_flat()[0], population.to_flat()[1])
