@@ -15,6 +15,7 @@ FIGURES = {
 
 # Fresh agents per model and variant when --runs is not given. density counts its runs per variant
 # instead, spread over the SEs: it trains three agents, each with fixed and varied HPs (varied-HP
-# members train one at a time) plus a real-env baseline, and must finish within 15 minutes on 2 cores.
+# members train one at a time) plus a real-env baseline, and must finish within 15 minutes on 2
+# cores (6 per variant took 943 s; BENCHMARKS.md).
 DEFAULT_RUNS = 10
-DEFAULT_RUNS_OF = {"density": 6}
+DEFAULT_RUNS_OF = {"density": 4}

@@ -30,7 +30,7 @@ def parse_args(argv):
     parser.add_argument("--out", type=Path, help="output directory (default: results/figures__<name>__<seed>__<time>)")
     parser.add_argument("--env", help="the env whose models to use (default: the first model's)")
     parser.add_argument("--runs", type=int, help="fresh agents per model and variant (default 10); density: "
-                                                 "agents per variant, taking the SEs in turn (default 6)")
+                                                 "agents per variant, taking the SEs in turn (default 4)")
     parser.add_argument("--agents", type=lambda text: tuple(text.split(",")),
                         help="agents, comma-separated (density default: ddqn,dueling_ddqn,td3_discrete; "
                              "rn_curves: own agent,transfer agent)")
@@ -38,9 +38,10 @@ def parse_args(argv):
     parser.add_argument("--transitions", type=int, default=20000,
                         help="model_based: real random-policy transitions to fit on (default 20000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the agents (default 0)")
-    parser.add_argument("--evaluator", choices=EVAL_BACKENDS, default="batched", help="how agent runs are computed")
+    parser.add_argument("--evaluator", choices=EVAL_BACKENDS, default="processes",
+                        help="how agent runs are computed (default processes: spread over --workers local processes)")
     parser.add_argument("--workers", type=int, default=2, help="processes of --evaluator processes or dask, local "
-                        "workers of files (sync dir <out>/sync)")
+                        "workers of files (sync dir <out>/sync) (default 2)")
     parser.add_argument("--agent-config", type=Path, metavar="FILE",
                         help="agents' hyperparameters from FILE's agents.<agent> sections, e.g. "
                              "default_config/cartpole_se_transfer.yaml (the paper's values for training on SEs)")

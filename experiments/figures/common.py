@@ -73,10 +73,29 @@ def save(figure, out_dir: Path, name: str) -> list[Path]:
 
 
 def gaussian_kde(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Gaussian kernel density of ``values`` on ``grid`` with Scott's bandwidth (n^-1/5 sd); a
-    sample without spread gets a bandwidth of 1% of the grid's range, so it still draws."""
+    """Gaussian kernel density of ``values`` on ``grid`` with Scott's bandwidth (n^-1/5 sd), at
+    least 2% of the grid's range: a sample without spread (every real-env agent at 200) would
+    otherwise be a spike that flattens every other curve of its panel."""
     values = np.asarray(values, dtype=float)
     spread = values.std(ddof=1) if len(values) > 1 else 0.0
-    width = spread * len(values) ** -0.2 if spread > 0 else max(np.ptp(grid), 1.0) * 0.01
+    width = max(spread * len(values) ** -0.2, max(np.ptp(grid), 1.0) * 0.02)
     z = (grid[:, None] - values[None, :]) / width
     return np.exp(-0.5 * z ** 2).sum(axis=1) / (len(values) * width * math.sqrt(2 * math.pi))
+
+
+def plot_return_densities(ax, groups: dict[str, np.ndarray], colours: dict[str, str]) -> None:
+    """One kernel density per group of real-env test returns, and under them a rug of each
+    group's runs in its own row, so that a handful of runs stays visible as runs."""
+    everything = np.concatenate(list(groups.values()))
+    margin = 0.1 * max(np.ptp(everything), 1.0)
+    grid = np.linspace(everything.min() - margin, everything.max() + margin, 300)
+    for row, (name, values) in enumerate(groups.items()):
+        ax.plot(grid, gaussian_kde(values, grid), color=colours[name],
+                label=f"{name} (n={len(values)}, mean {values.mean():.1f})")
+        # x in data units, y in axes units: the rugs sit just above the x axis at any density scale
+        ax.plot(values, np.full(len(values), 0.03 + 0.04 * row), "|", color=colours[name], markersize=8,
+                transform=ax.get_xaxis_transform())
+    rugs_share = 0.04 * (len(groups) + 1)  # of the axes' height, below the density's zero
+    top = ax.get_ylim()[1]
+    ax.set_ylim(-top * rugs_share / (1 - rugs_share), top)
+    ax.set(xlabel="real-env test return", ylabel="density (ticks: single runs)")

@@ -13,7 +13,7 @@ import numpy as np
 from common.config import to_dict, with_overrides
 from common.rng import derive_seed
 from experiments.evaluation import CSV_COLUMNS, REAL, Run, evaluate_runs
-from experiments.figures.common import evaluator_of, gaussian_kde, load_models, new_figure, save, write_csv
+from experiments.figures.common import evaluator_of, load_models, new_figure, plot_return_densities, save, write_csv
 
 AGENTS = ("ddqn", "dueling_ddqn", "td3_discrete")
 VARIANTS = (REAL, "SE, fixed HPs", "SE, varied HPs")
@@ -53,14 +53,10 @@ def make(args, out_dir: Path) -> str:
     summary = []
     for (ax_kde, ax_steps, ax_eps), agent in zip(axes, agents):
         mine = {v: [r for r in rows if r["agent"] == agent and r["variant"] == v] for v in VARIANTS}
-        returns = np.concatenate([[r["test_return"] for r in rs] for rs in mine.values()])
-        grid = np.linspace(returns.min() - 0.1 * max(np.ptp(returns), 1), returns.max() + 0.1 * max(np.ptp(returns), 1), 300)
-        for v, rs in mine.items():
-            values = np.array([r["test_return"] for r in rs])
-            ax_kde.plot(grid, gaussian_kde(values, grid), color=colours[v], label=f"{v} (n={len(rs)}, mean {values.mean():.0f})")
-            summary.append(f"{agent} {v}: mean return {values.mean():.1f}, median steps "
-                           f"{np.median([r['train_steps'] for r in rs]):.0f}")
-        ax_kde.set(xlabel="real-env test return", ylabel="density", title=f"{agent}, {env}: test returns")
+        plot_return_densities(ax_kde, {v: np.array([r["test_return"] for r in rs]) for v, rs in mine.items()}, colours)
+        summary += [f"{agent} {v}: mean return {np.mean([r['test_return'] for r in rs]):.1f}, median steps "
+                    f"{np.median([r['train_steps'] for r in rs]):.0f}" for v, rs in mine.items()]
+        ax_kde.set(title=f"{agent}, {env}: test returns")
         ax_kde.legend(fontsize="x-small", title="trained on", title_fontsize="x-small")
         for ax, key, label in ((ax_steps, "train_steps", "training steps"), (ax_eps, "train_episodes", "training episodes")):
             values = [[r[key] for r in rs] for rs in mine.values()]

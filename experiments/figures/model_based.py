@@ -18,7 +18,7 @@ from common.rng import derive_seed
 from envs.model_files import save_synthetic_env
 from envs.real import make_real_env, real_env_spec
 from experiments.evaluation import CSV_COLUMNS, Run, evaluate_runs
-from experiments.figures.common import evaluator_of, gaussian_kde, load_models, new_figure, save, write_csv
+from experiments.figures.common import evaluator_of, load_models, new_figure, plot_return_densities, save, write_csv
 from models.mlp import PopulationMLP, build_mlp
 from models.synthetic_env_nets import NET_NAMES, SyntheticEnvNets
 
@@ -86,12 +86,9 @@ def make(args, out_dir: Path) -> str:
     groups = {name: np.array([r["test_return"] for r in rows if r["trained_on"] == name])
               for name in (BASELINE, "learned SEs")}
     figure, axes = new_figure(1, 2, width=4.8)
-    everything = np.concatenate(list(groups.values()))
-    grid = np.linspace(everything.min() - 10, everything.max() + 10, 300)
     colours = dict(zip(groups, ("tab:red", "tab:blue")))   # the same colour for a model kind in both panels
-    for name, values in groups.items():
-        axes[0][0].plot(grid, gaussian_kde(values, grid), color=colours[name], label=f"{name} (n={len(values)}, mean {values.mean():.1f})")
-    axes[0][0].set(xlabel="real-env test return", ylabel="density", title=f"{agent}, {config.env}: test returns")
+    plot_return_densities(axes[0][0], groups, colours)
+    axes[0][0].set(title=f"{agent}, {config.env}: test returns")
     axes[0][0].legend(fontsize="small", title="trained on")
     axes[0][1].bar(range(2), [v.mean() for v in groups.values()], yerr=[v.std() for v in groups.values()], capsize=4,
                    color=list(colours.values()))
