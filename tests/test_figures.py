@@ -49,7 +49,7 @@ def inputs(tmp_path_factory):
 ARGS = {
     "success": ("runs", []),
     "step_size": ("runs", []),
-    "density": ("ses", ["--runs", 2, "--evaluator", "batched"]),  # the others take the default, processes
+    "density": ("ses", ["--runs", 2, "--evaluator", "batched"]),  # model_based runs the default, processes
     "state_histograms": ("ses", ["--runs", 2]),
     "model_based": ("ses", ["--runs", 2, "--transitions", 300]),
     "rn_curves": ("rns", ["--runs", 2, "--steps", 150]),
