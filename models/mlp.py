@@ -36,19 +36,24 @@ def _sigmoid_in_blocks_(flat: torch.Tensor) -> torch.Tensor:
     return flat
 
 
-def _tanh(x: torch.Tensor) -> torch.Tensor:
+def _tanh_(x: torch.Tensor) -> torch.Tensor:
     # tanh(x) = 2 sigmoid(2x) - 1: the same function, and about 4x faster than torch.tanh in the
     # CPU build we pin (its float32 tanh kernel is not vectorised); differences are ~1e-7.
-    if torch.is_grad_enabled() and x.requires_grad:
-        # out of place: autograd cannot see through in-place ops
-        return (_sigmoid_in_blocks((x * 2).reshape(-1)) * 2 - 1).view(x.shape)
-    doubled = torch.mul(x, 2)
-    _sigmoid_in_blocks_(doubled.view(-1))
-    return doubled.mul_(2).sub_(1)
+    _sigmoid_in_blocks_(x.mul_(2).view(-1))
+    return x.mul_(2).sub_(1)
 
 
+def _tanh(x: torch.Tensor) -> torch.Tensor:
+    """``_tanh_`` out of place, for autograd (which cannot see through in-place ops)."""
+    return (_sigmoid_in_blocks((x * 2).reshape(-1)) * 2 - 1).view(x.shape)
+
+
+# A layer's activation overwrites the layer's fresh output where autograd is not recording: on the
+# DDQN update's (P, 2 x batch, width) activations, a new tensor per call costs more than the math.
+_ACTIVATIONS_IN_PLACE = {"tanh": _tanh_, "relu": torch.relu_,
+                         "leakyrelu": lambda x: nn.functional.leaky_relu_(x, 0.01)}
 _ACTIVATIONS = {"tanh": _tanh, "relu": torch.relu,
-                "leakyrelu": lambda x: torch.nn.functional.leaky_relu(x, 0.01)}
+                "leakyrelu": lambda x: nn.functional.leaky_relu(x, 0.01)}
 
 
 def _one_output(b: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -110,7 +115,9 @@ class PopulationMLP:
     def _activate(self, z: torch.Tensor, layer: int) -> torch.Tensor:
         if self.activation == "prelu":
             return torch.where(z >= 0, z, z * self.slopes[layer])
-        return _ACTIVATIONS[self.activation](z)
+        if torch.is_grad_enabled() and z.requires_grad:
+            return _ACTIVATIONS[self.activation](z)
+        return _ACTIVATIONS_IN_PLACE[self.activation](z)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """(P, N, in) -> (P, N, out)."""
@@ -122,7 +129,7 @@ class PopulationMLP:
         last = len(self.weights) - 1
         for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
             z = torch.baddbmm(b, x, w) if w.shape[2] > 1 else _one_output(b, x, w)
-            cache.append((x, z))
+            cache.append((x, z))  # tanh and (leaky) ReLU overwrite z; their backward needs only the activation
             x = self._activate(z, layer) if layer < last else z
         return x, cache
 
@@ -151,13 +158,14 @@ class PopulationMLP:
         return [*grads_w[::-1], *grads_b[::-1], *grads_slope[::-1]]
 
     def _activation_backward(self, upstream: torch.Tensor, h: torch.Tensor, z: torch.Tensor, layer: int):
-        """Gradient through the activation, from its output ``h`` where that suffices."""
+        """Gradient through the activation, from its output ``h`` where that suffices; overwrites
+        ``upstream``, a fresh product nothing else reads."""
         if self.activation == "tanh":
-            return upstream * (1 - h * h), None
+            return upstream.mul_(torch.mul(h, h).neg_().add_(1)), None
         if self.activation == "relu":
-            return upstream * (h > 0), None
+            return upstream.mul_(h > 0), None
         if self.activation == "leakyrelu":
-            return upstream * torch.where(h > 0, 1.0, 0.01), None
+            return upstream.mul_(torch.where(h > 0, 1.0, 0.01)), None
         negative = z < 0
         slope_grad = (upstream * z * negative).sum(dim=(1, 2), keepdim=True)
         return upstream * torch.where(negative, self.slopes[layer], 1.0), slope_grad
