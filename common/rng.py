@@ -5,6 +5,7 @@ other members share its batch. That is what makes a member trained inside a popu
 bit-for-bit the result it gives when trained alone, and what lets any backend (batched, serial,
 worker processes, cluster) reproduce the same run.
 """
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,6 +23,12 @@ def _mix32(x: torch.Tensor) -> torch.Tensor:
     x = x ^ (x >> 15)
     x = (x * 0x846CA68B) & _MASK32
     return x ^ (x >> 16)
+
+
+@functools.lru_cache(maxsize=64)
+def _lane_hashes(n: int) -> torch.Tensor:
+    """The hashed lane numbers of an n-wide draw: the same for every draw, so computed once per n."""
+    return _mix32(torch.arange(n, dtype=torch.int64) * _GOLDEN32 + 0x632BE5AB)
 
 
 def derive_seed(*parts: int) -> int:
@@ -42,8 +49,7 @@ class MemberStreams:
 
     def _bits(self, n: int, active: torch.Tensor | None) -> torch.Tensor:
         draw_key = _mix32(self.keys ^ _mix32(self.counters * _GOLDEN32 + 1))
-        lanes = torch.arange(n, dtype=torch.int64) * _GOLDEN32
-        bits = _mix32(draw_key[:, None] ^ _mix32(lanes + 0x632BE5AB)[None, :])
+        bits = _mix32(draw_key[:, None] ^ _lane_hashes(n)[None, :])
         step = torch.ones_like(self.counters) if active is None else active.to(torch.int64)
         self.counters += step
         return bits

@@ -22,6 +22,7 @@ class PopulationAdam:
         self.steps += active.to(self.steps.dtype)
         bias1 = 1 - self.beta1 ** self.steps.clamp(min=1)
         bias2 = 1 - self.beta2 ** self.steps.clamp(min=1)
+        everyone = bool(active.all())  # then no member needs its old values kept
         for p, g, m, v in zip(self.params, grads, self.exp_avg, self.exp_avg_sq):
             shape = (-1,) + (1,) * (p.dim() - 1)
             mask = active.view(shape)
@@ -30,6 +31,6 @@ class PopulationAdam:
             step_size = (self.lr / bias1).view(shape)
             denom = (new_v.sqrt() / bias2.sqrt().view(shape)).add_(self.eps)
             new_p = p - step_size * new_m / denom
-            m.copy_(torch.where(mask, new_m, m))
-            v.copy_(torch.where(mask, new_v, v))
-            p.copy_(torch.where(mask, new_p, p))
+            m.copy_(new_m if everyone else torch.where(mask, new_m, m))
+            v.copy_(new_v if everyone else torch.where(mask, new_v, v))
+            p.copy_(new_p if everyone else torch.where(mask, new_p, p))
