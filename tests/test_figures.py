@@ -139,3 +139,12 @@ def test_density_spreads_a_fixed_number_of_agents_over_the_ses():
         by_variant.setdefault(key, []).append(run.model)
     assert by_variant == {False: ["se_0", "se_1", "se_2", "se_0"], True: ["se_0", "se_1", "se_2", "se_0"],
                           "real": [REAL] * 4}
+
+
+def test_density_says_which_ses_fewer_runs_than_ses_leave_out(caplog):
+    config = load_config(None, [])
+    models = [LoadedModel(f"se_{i}", None, "synthetic_env", None, config) for i in range(3)]
+    planned_runs(models, ["ddqn"], 3, seed=0)
+    assert not caplog.records
+    planned_runs(models, ["ddqn"], 2, seed=0)
+    assert "trains on 2 of the 3 SEs (se_2 unused); pass --runs 3" in caplog.text

@@ -3,9 +3,11 @@
 For each agent (default DDQN, Dueling DDQN and discrete TD3): ``--runs`` fresh agents with fixed
 hyperparameters and ``--runs`` with varied ones (lr, batch size, width, depth sampled per run), which
 take the SEs in turn, and ``--runs`` on the real env, all tested on the real env. Spreading a fixed
-number of agents over the SEs keeps the figure's cost flat as a model folder grows. One row of panels per agent: a kernel
-density of the real-env test returns, and bars of the training steps and episodes (mean and sd).
+number of agents over the SEs keeps the figure's cost flat as a model folder grows (with fewer runs
+than SEs, it logs the SEs left out). One row of panels per agent: a kernel density of the real-env
+test returns, and bars of the training steps and episodes (mean and sd).
 """
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +20,15 @@ from experiments.figures.common import evaluator_of, load_models, new_figure, pl
 AGENTS = ("ddqn", "dueling_ddqn", "td3_discrete")
 VARIANTS = (REAL, "SE, fixed HPs", "SE, varied HPs")
 
+log = logging.getLogger("figures.density")
+
 
 def planned_runs(models, agents, runs: int, seed: int) -> list[Run]:
     """``runs`` agents per agent and variant; SE run i trains on model i mod len(models)."""
+    if runs < len(models):
+        unused = ", ".join(m.label for m in models[runs:])
+        log.warning("--runs %d trains on %d of the %d SEs (%s unused); pass --runs %d to train on each",
+                    runs, runs, len(models), unused, len(models))
     seeds = [derive_seed(seed, run, 0xD5) for run in range(runs)]
     planned = []
     for agent in agents:
