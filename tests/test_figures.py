@@ -128,11 +128,14 @@ def test_success_keeps_runs_of_different_objectives_apart(tmp_path):
                      "SE runs, ddqn agents, scored by steps to threshold": 0.0}
 
 
+def three_ses() -> list[LoadedModel]:
+    config = load_config(None, [])
+    return [LoadedModel(f"se_{i}", None, "synthetic_env", None, config) for i in range(3)]
+
+
 def test_density_spreads_a_fixed_number_of_agents_over_the_ses():
     """--runs agents per variant take the SEs in turn, so the figure's cost does not grow with the folder."""
-    config = load_config(None, [])
-    models = [LoadedModel(f"se_{i}", None, "synthetic_env", None, config) for i in range(3)]
-    runs = planned_runs(models, ["ddqn"], 4, seed=0)
+    runs = planned_runs(three_ses(), ["ddqn"], 4, seed=0)
     by_variant = {}
     for run in runs:
         key = "real" if run.model == REAL else run.config.agents.ddqn.vary_hp
@@ -142,8 +145,7 @@ def test_density_spreads_a_fixed_number_of_agents_over_the_ses():
 
 
 def test_density_says_which_ses_fewer_runs_than_ses_leave_out(caplog):
-    config = load_config(None, [])
-    models = [LoadedModel(f"se_{i}", None, "synthetic_env", None, config) for i in range(3)]
+    models = three_ses()
     planned_runs(models, ["ddqn"], 3, seed=0)
     assert not caplog.records
     planned_runs(models, ["ddqn"], 2, seed=0)
