@@ -56,11 +56,13 @@ _ACTIVATIONS = {"tanh": _tanh, "relu": torch.relu,
                 "leakyrelu": lambda x: nn.functional.leaky_relu(x, 0.01)}
 
 
-def _one_output(b: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    # baddbmm with a single output column rounds differently for a population of one (a
-    # matrix-vector path) than for several; a product and a sum over the inputs rounds the same
-    # for every P, which keeps a member's values independent of its population.
-    return (x * w.transpose(1, 2)).sum(dim=-1, keepdim=True) + b
+def _product_and_sum(b: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    # baddbmm with a single output column or a single input row rounds differently for a
+    # population of one (a matrix-vector path) than for several; a product and a sum over the
+    # inputs rounds the same for every P, which keeps a member's values independent of its population.
+    if w.shape[2] == 1:
+        return (x * w.transpose(1, 2)).sum(dim=-1, keepdim=True) + b
+    return (x.transpose(1, 2) * w).sum(dim=1, keepdim=True) + b
 
 
 def build_mlp(input_dim: int, output_dim: int, hidden_size: int, hidden_layer: int, activation: str) -> nn.Sequential:
@@ -128,7 +130,7 @@ class PopulationMLP:
         cache = []
         last = len(self.weights) - 1
         for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
-            z = torch.baddbmm(b, x, w) if w.shape[2] > 1 else _one_output(b, x, w)
+            z = torch.baddbmm(b, x, w) if w.shape[2] > 1 and x.shape[1] > 1 else _product_and_sum(b, x, w)
             cache.append((x, z))  # tanh and (leaky) ReLU overwrite z; their backward needs only the activation
             x = self._activate(z, layer) if layer < last else z
         return x, cache

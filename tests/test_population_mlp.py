@@ -115,6 +115,19 @@ def test_a_members_values_and_gradients_do_not_depend_on_its_population(activati
         assert torch.equal(out, out_all[:size]), size
         assert all(torch.equal(g, g_all[:size]) for g, g_all in zip(grads, grads_all)), size
 
+
+def test_a_member_acting_on_one_observation_gives_the_same_output_alone():
+    """One input row per member (an agent acting) must not take a matrix-vector path for P=1 that
+    rounds differently from the batched product for P>1."""
+    seeds = list(range(9))
+    everyone = PopulationMLP.initialise(seeds, 7, 6, 167, 1, "prelu")
+    x = torch.randn(len(seeds), 1, 7, generator=torch.Generator().manual_seed(2))
+    out_all = everyone(x)
+    for member in range(len(seeds)):
+        alone = PopulationMLP.initialise(seeds[member:member + 1], 7, 6, 167, 1, "prelu")
+        assert torch.equal(alone(x[member:member + 1]), out_all[member:member + 1]), member
+
+
 def test_different_seeds_initialise_different_members():
     population = PopulationMLP.initialise([3, 4], IN, OUT, HIDDEN, 1, "tanh")
     assert not torch.equal(population.to_flat()[0], population.to_flat()[1])
