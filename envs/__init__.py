@@ -1,5 +1,5 @@
-"""Real, synthetic and reward envs; importing the package registers the learned envs with gymnasium
-(``SynthEnv/Synthetic-v0``, ``SynthEnv/Reward-v0``; see ``envs/gym_registration.py``)."""
-from envs.gym_registration import register_envs
+"""Real, synthetic and reward envs as gymnasium envs and as P x B population envs.
 
-register_envs()
+The learned envs' gymnasium ids (``SynthEnv/Synthetic-v0``, ``SynthEnv/Reward-v0``) are registered
+by ``import nes``: building one from a model file needs the run schema, which lives there.
+"""

@@ -14,12 +14,12 @@ import torch
 
 from agents import AGENTS, make_agent
 from agents.training import train_population
-from common.config import load_config
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.rng import derive_seed
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
 from experiments.cli import machine_line, make_parser, record_benchmark, setup_logging
+from nes.config import load_config
 
 DEFAULT_PAIRS = ("ddqn=CartPole-v0", "td3=Pendulum-v1")
 

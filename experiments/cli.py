@@ -9,8 +9,10 @@ from pathlib import Path
 
 import torch
 
-from common.config import BACKENDS, describe, load_config, read_yaml
+from common.config_files import read_yaml
 from common.errors import UserError
+from common.schema import describe
+from nes.config import BACKENDS, Config, load_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "results"
@@ -24,7 +26,7 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 
 def make_parser(description: str, with_config: bool = True) -> argparse.ArgumentParser:
-    epilog = "config keys (set with --set key=value):\n" + "\n".join(describe()) if with_config else None
+    epilog = "config keys (set with --set key=value):\n" + "\n".join(describe(Config)) if with_config else None
     return _ArgumentParser(description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
 
 

@@ -33,20 +33,21 @@ from tqdm import tqdm
 from agents import AGENTS, make_agent
 from agents.icm import ICMOptions
 from agents.training import train_population
-from common.config import Config, to_dict, with_overrides
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_write_text, load_torch_file
 from common.rng import derive_seed
-from envs.model_files import load_reward_env
+from common.schema import to_dict
 from envs.real import SUPPORTED_ENVS, check_env_id, real_env_spec
 from envs.real_vec import RealVecEnv
 from envs.reward_env import RewardVecEnv
 from experiments.cli import fresh_run_dir, make_parser, run_name, setup_logging
-from experiments.curves import (common_grid, format_table, learning_curve, plot_curves, step_ratio,
-                                threshold_summary, write_curves_csv)
+from experiments.curves import (common_grid, format_table, learning_curve, plot_curves, step_ratio, threshold_summary,
+                                write_curves_csv)
 from models.reward_env_nets import RewardEnvNets
+from nes.config import Config, load_config
 from nes.learned_envs import initial_nets
 from nes.master import CHECKPOINT_KIND
+from nes.model_files import load_reward_env
 
 PLAIN, ICM = "plain", "ICM"
 _SEED_TAG = 0xC0
@@ -95,7 +96,7 @@ def rn_from_checkpoint(path: Path, payload: dict) -> tuple[RewardEnvNets, Config
     if not isinstance(payload.get("config"), dict):
         raise UserError(f"checkpoint {path} is malformed: it has no config")
     try:
-        config = with_overrides(payload["config"])
+        config = load_config(payload["config"])
     except UserError as error:
         raise UserError(f"checkpoint {path} has a bad config: {error}") from None
     if config.learn != "reward_env":
@@ -140,7 +141,7 @@ def variant_config(base: Config, agent: str, args, icm: bool) -> Config:
     overrides += [f"protocol.max_train_steps={args.steps}"] if args.steps is not None else []
     if issubclass(AGENTS[agent].Config, ICMOptions):
         overrides.append(f"agents.{agent}.icm={str(icm).lower()}")
-    config = with_overrides(to_dict(base), overrides)
+    config = load_config(to_dict(base), overrides)
     protocol = dataclasses.replace(config.protocol, test_every=1, stop_when_solved=False, se_early_out=False)
     return dataclasses.replace(config, protocol=protocol)
 

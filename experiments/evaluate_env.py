@@ -33,15 +33,16 @@ from pathlib import Path
 import torch
 
 from agents import AGENTS
-from common.config import EvaluatorConfig, load_config, to_dict, with_overrides
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_write_text
 from common.rng import derive_seed
-from envs.model_files import SE_KIND, find_model_files, load_model, load_synthetic_env, model_label
+from common.schema import to_dict
 from envs.real import real_env_spec
 from experiments.cli import (add_evaluator_flags, agent_config_overrides, evaluator_overrides, fresh_run_dir,
                              make_parser, run_name, setup_logging)
 from experiments.evaluation import CSV_COLUMNS, REAL, Run, evaluate_runs
+from nes.config import EvaluatorConfig, load_config
+from nes.model_files import SE_KIND, find_model_files, load_model, load_synthetic_env, model_label
 
 log = logging.getLogger("evaluate_env")
 
@@ -119,7 +120,7 @@ def main(argv=None):
         return evaluate_many(args, evaluator)
     model_path = resolve_model(args.model)
     nets, config = load_synthetic_env(model_path)
-    config = with_overrides(to_dict(config), [f"agent={args.agent}", *args.overrides])
+    config = load_config(to_dict(config), [f"agent={args.agent}", *args.overrides])
     torch.set_num_threads(evaluator.threads)
     out_dir = fresh_run_dir(args.out, run_name(config.env, "evaluate_env", args.seed))
     threshold = real_env_spec(config.env).solved_reward
@@ -156,7 +157,7 @@ def model_runs(paths, agent: str, runs: int, seed: int, vary_hp: bool, overrides
         kind, nets, config = load_model(path)
         if kind != SE_KIND:
             continue  # a folder may hold reward networks too (zoo/CartPole-v0); they have no SE to train on
-        config = with_overrides(to_dict(config), extra)
+        config = load_config(to_dict(config), extra)
         first_config.setdefault(config.env, config)
         planned += [Run(model_label(path), config, run, s, nets) for run, s in enumerate(seeds)]
     if not first_config:

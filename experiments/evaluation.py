@@ -20,15 +20,14 @@ import logging
 import math
 from pathlib import Path
 
-from common.config import BACKENDS, Config, EvaluatorConfig
 from envs.real import real_env_spec
 from models.synthetic_env_nets import SyntheticEnvNets
+from nes.config import Config, EvaluatorConfig
 from nes.evaluators import make_evaluator
 from nes.learned_envs import initial_nets
 from nes.tasks import FixedEnvResult, FixedEnvTask
 
 log = logging.getLogger(__name__)
-EVAL_BACKENDS = BACKENDS
 REAL = "real env"
 CSV_COLUMNS = ("model", "env", "agent", "hp_mode", "run", "seed", "test_return", "train_steps",
                "train_episodes", "wall_seconds")

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from common.config import save_config, with_overrides
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_write_text, load_torch_file
-from experiments.cli import (REPO_ROOT, add_config_flags, add_evaluator_flags, config_from_args,
-                             evaluator_overrides, fresh_run_dir, make_parser, run_name, setup_logging)
+from experiments.cli import (REPO_ROOT, add_config_flags, add_evaluator_flags, config_from_args, evaluator_overrides,
+                             fresh_run_dir, make_parser, run_name, setup_logging)
+from nes.config import load_config, save_config
 from nes.evaluators import make_evaluator
 from nes.master import CHECKPOINT_KIND, NESMaster, initial_state, state_from_checkpoint
 
@@ -55,7 +55,7 @@ def load_resume(args):
         if not key.startswith(RESUMABLE_CHANGES):
             raise UserError(f"cannot change '{key}' when resuming; only evaluator.*, nes.max_iterations "
                             f"and nes.quit_when_solved may change")
-    return run_dir, payload, with_overrides(payload["config"], overrides)
+    return run_dir, payload, load_config(payload["config"], overrides)
 
 
 def write_metrics(path: Path, rows: list[dict]) -> None:

@@ -32,10 +32,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from common.config import EvaluatorConfig, save_config
 from common.errors import UserError, exits_cleanly_on_user_error
-from envs.model_files import find_model_files, model_label
 from experiments.cli import REPO_ROOT, RESULTS, add_config_flags, config_from_args, make_parser, run_name
+from nes.config import EvaluatorConfig, save_config
+from nes.model_files import find_model_files, model_label
 
 DEFAULT_CONFIG = REPO_ROOT / "default_config" / "cartpole_synthetic_env.yaml"
 LAYOUTS = ("nes", "bohb", "sweep", "evaluate")
@@ -234,7 +234,7 @@ python -m experiments.worker --sync-dir sync --stop
 
 def checked_models(args) -> dict[str, Path]:
     """The model files by label, checked here once: they, --agent and --set must make a valid evaluation."""
-    from agents import AGENTS   # torch and the agents: only this layout needs them
+    from agents import AGENTS  # torch and the agents: only this layout needs them
     from experiments.evaluate_env import model_runs
 
     if args.agent not in AGENTS:

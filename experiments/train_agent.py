@@ -21,13 +21,14 @@ from tqdm import tqdm
 
 from agents import AGENTS, make_agent
 from agents.training import EpisodeReport, train_population
-from common.config import save_config, to_dict
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_torch_save, atomic_write_text
 from common.rng import derive_seed
+from common.schema import to_dict
 from envs.real import SUPPORTED_ENVS, real_env_spec
 from envs.real_vec import RealVecEnv
 from experiments.cli import add_config_flags, config_from_args, fresh_run_dir, make_parser, run_name, setup_logging
+from nes.config import save_config
 
 AGENT_FILE_KIND = "agent"
 METRICS_COLUMNS = ("member", "episode", "env_steps", "return", "test_return")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from common.config import EvaluatorConfig
 from common.errors import UserError, exits_cleanly_on_user_error
 from experiments.cli import make_parser, setup_logging
+from nes.config import EvaluatorConfig
 from nes.file_worker import FileWorker, check_sync_dir, request_stop
 
 log = logging.getLogger("worker")

@@ -21,12 +21,12 @@ from pathlib import Path
 
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_write_text, load_torch_file
-from envs.model_files import load_model
+from envs.real import real_env_spec
 from experiments.cli import REPO_ROOT, make_parser
 from experiments.compare_reward_envs import model_file
 from experiments.figures.success import solved_at
-from envs.real import real_env_spec
 from nes.learned_envs import initial_nets, save_learned_env
+from nes.model_files import load_model
 
 
 def parse_args(argv):

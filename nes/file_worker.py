@@ -21,11 +21,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.config import Config, with_overrides
 from common.errors import UserError
 from common.files import atomic_write_text
-from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, RunPaths, read_config, read_tasks,
-                          release_claim, try_claim, visible_names, write_results)
+from nes.config import Config, load_config
+from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, RunPaths, read_config, read_tasks, release_claim, try_claim,
+                          visible_names, write_results)
 from nes.tasks import FixedEnvTask, MemberTask
 from nes.work import run_tasks
 
@@ -201,7 +201,7 @@ class FileWorker:
         cached = self.configs.get(run_id)
         if cached is None or cached[0] != mtime:
             try:
-                config = with_overrides(read_config(paths, run_id))
+                config = load_config(read_config(paths, run_id))
             except (BadFile, UserError) as error:
                 log.warning("skipping run %s: its config cannot be used (%s)", run_id, error)
                 config = None

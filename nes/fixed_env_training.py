@@ -23,10 +23,10 @@ import torch
 
 from agents import make_agent
 from agents.training import train_population
-from common.config import Config, ProtocolConfig
 from common.rng import derive_seed
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
+from nes.config import Config, ProtocolConfig
 from nes.learned_envs import TrainingEnv
 from nes.tasks import FixedEnvResult, FixedEnvTask
 

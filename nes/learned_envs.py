@@ -5,17 +5,17 @@ one place that knows how to build each from psi, how agents train in it, and how
 """
 from pathlib import Path
 
-from common.config import Config
 from common.errors import UserError
 from common.rng import derive_seed
 from envs.initial_states import InitialStateSampler
-from envs.model_files import load_model, save_reward_env, save_synthetic_env
 from envs.real import RealEnvSpec
 from envs.real_vec import RealVecEnv
 from envs.reward_env import RewardVecEnv
 from envs.synthetic_vec import SyntheticVecEnv
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
+from nes.config import Config
+from nes.model_files import load_model, save_reward_env, save_synthetic_env
 
 LEARNED = ("synthetic_env", "reward_env")
 

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.config import Config, to_dict
 from common.files import atomic_torch_save
 from common.rng import derive_seed
+from common.schema import to_dict
 from envs.real import real_env_spec
+from nes.config import Config
 from nes.evaluators.base import Evaluator
 from nes.learned_envs import initial_nets, save_learned_env, starting_nets
 from nes.score_transforms import score_transform

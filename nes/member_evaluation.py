@@ -14,10 +14,10 @@ import torch
 
 from agents import make_agent
 from agents.training import train_population
-from common.config import Config
 from common.rng import derive_seed
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
+from nes.config import Config
 from nes.learned_envs import TrainingEnv
 from nes.objectives import objective_scores
 from nes.tasks import MemberResult, MemberTask

@@ -4,7 +4,7 @@ Member tasks (NES) go to ``evaluate_members``, fixed-env tasks (evaluations) to
 ``train_in_fixed_envs``. With ``batched`` all tasks of the call train as one population,
 otherwise one at a time.
 """
-from common.config import Config
+from nes.config import Config
 from nes.fixed_env_training import train_in_fixed_envs
 from nes.member_evaluation import evaluate_members
 from nes.tasks import FixedEnvTask, MemberTask

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from common.config import load_config
+from nes.config import load_config
 from tests.helpers import REFERENCE_RUN_SETS, TINY_OVERRIDES, run_entry_point, set_flags
 
 

@@ -75,10 +75,10 @@ EVALUATION_SETS = ("agents.ddqn.train_episodes=3", "agents.ddqn.test_episodes=2"
 def write_tiny_ses(folder: Path, seeds=(1, 2)) -> Path:
     """A folder like zoo/ of freshly initialised SEs (se_0.pt, se_1.pt, ...; one architecture, the
     tiny budgets of ``EVALUATION_SETS`` in their saved configs)."""
-    from common.config import load_config
-    from envs.model_files import save_synthetic_env
     from envs.real import real_env_spec
     from models.synthetic_env_nets import SyntheticEnvNets
+    from nes.config import load_config
+    from nes.model_files import save_synthetic_env
 
     config = load_config(None, EVALUATION_SETS)
     se = config.synthetic_env

@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from common.config import load_config
-from envs.model_files import save_synthetic_env
 from envs.real import real_env_spec
 from models.synthetic_env_nets import SyntheticEnvNets
+from nes.config import load_config
+from nes.model_files import save_synthetic_env
 from tests.helpers import run_entry_point
 
 # A bad input fails at once; a minute is room for the imports, not for a run that should not start.

@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from common.config import load_config, to_dict
-from envs.model_files import save_reward_env, save_synthetic_env
+from common.schema import to_dict
 from envs.real import real_env_spec
 from experiments import compare_reward_envs
 from experiments.curves import (CSV_COLUMNS, learning_curve, mean_interval, step_ratio, step_values, t_critical,
                                 threshold_summary)
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
+from nes.config import load_config
+from nes.model_files import save_reward_env, save_synthetic_env
 from tests.helpers import REPO_ROOT, last_stdout_line, run_entry_point, set_flags
 
 RN_CONFIG = REPO_ROOT / "default_config" / "cartpole_reward_env.yaml"

@@ -1,8 +1,8 @@
 """Every bad config input is one UserError line that names the problem."""
 import pytest
 
-from common.config import load_config
 from common.errors import UserError
+from nes.config import load_config
 
 
 @pytest.mark.parametrize("override, message", [

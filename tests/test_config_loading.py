@@ -3,7 +3,8 @@ import dataclasses
 
 import yaml
 
-from common.config import Config, describe, load_config, save_config, to_dict
+from common.schema import describe, to_dict
+from nes.config import Config, load_config, save_config
 from tests.helpers import REPO_ROOT, leaf_keys
 
 DEFAULT_YAML = REPO_ROOT / "default_config" / "cartpole_synthetic_env.yaml"
@@ -54,7 +55,7 @@ def test_saved_config_loads_back_equal(tmp_path, tiny_config):
 
 
 def test_describe_lists_every_key_once_with_its_type_and_default():
-    lines = describe()
+    lines = describe(Config)
     keys = leaf_keys(to_dict(Config()))
     assert len(lines) == len(keys)
     for line, (key, default) in zip(lines, keys.items()):

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 import pytest
 
-from common.config import load_config
+from nes.config import load_config
 from nes.evaluators import make_evaluator
 from nes.evaluators.dask_backend import DaskEvaluator
 from nes.evaluators.local import BatchedEvaluator

@@ -6,9 +6,9 @@ import torch
 
 from agents.ddqn import DDQN
 from agents.training import train_population
-from common.config import load_config
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
+from nes.config import load_config
 
 SEEDS = [1, 2, 3]
 EPISODE_CAP = 300   # the three members solve it after 196 to 214 episodes (about 15 s)

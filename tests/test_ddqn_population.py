@@ -5,12 +5,12 @@ import torch
 
 from agents.ddqn import DDQN
 from agents.training import train_population
-from common.config import load_config
 from envs.initial_states import InitialStateSampler
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
 from envs.synthetic_vec import SyntheticVecEnv
 from models.synthetic_env_nets import SyntheticEnvNets
+from nes.config import load_config
 
 SPEC = real_env_spec("CartPole-v0")
 CONFIG = load_config(None, ["agents.ddqn.train_episodes=8", "agents.ddqn.test_episodes=2",

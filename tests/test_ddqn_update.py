@@ -2,9 +2,9 @@
 import torch
 
 from agents.ddqn import DDQN
-from common.config import load_config
 from envs.real import real_env_spec
 from models.mlp import PopulationMLP
+from nes.config import load_config
 
 SPEC = real_env_spec("CartPole-v0")
 CONFIG = load_config(None, ["agents.ddqn.hidden_size=8", "agents.ddqn.batch_size=4",

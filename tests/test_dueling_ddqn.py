@@ -9,9 +9,9 @@ import yaml
 from agents.ddqn import DDQN
 from agents.dueling_ddqn import DuelingDDQN, PopulationDuelingQ
 from agents.training import train_population
-from common.config import load_config
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
+from nes.config import load_config
 from tests.helpers import REPO_ROOT
 
 SPEC = real_env_spec("CartPole-v0")

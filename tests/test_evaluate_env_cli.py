@@ -5,15 +5,15 @@ import re
 
 import pytest
 
-from common.config import BACKENDS, EvaluatorConfig, load_config
 from common.errors import UserError
-from envs.model_files import save_reward_env, save_synthetic_env
 from envs.real import real_env_spec
 from experiments.cli import agent_config_overrides
 from experiments.evaluate_env import model_runs
-from experiments.evaluation import CSV_COLUMNS, EVAL_BACKENDS, evaluate_runs
+from experiments.evaluation import CSV_COLUMNS, evaluate_runs
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
+from nes.config import EvaluatorConfig, load_config
+from nes.model_files import save_reward_env, save_synthetic_env
 from tests.files_helpers import FILES, finish, start, wait_for
 from tests.helpers import EVALUATION_SETS, REPO_ROOT, last_stdout_line, write_tiny_ses
 
@@ -92,7 +92,6 @@ def csv_rows(path) -> list[dict]:
 
 
 def test_evaluator_backends_are_the_nes_ones_and_give_the_same_rows(models_dir, tmp_path):
-    assert EVAL_BACKENDS == BACKENDS
     runs = model_runs([models_dir], "ddqn", 2, 5, vary_hp=False, baseline=True)
     batched = evaluate_runs(runs)
     serial = evaluate_runs(runs, EvaluatorConfig(backend="serial"), tmp_path / "serial")

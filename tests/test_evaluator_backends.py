@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from common.config import load_config
 from envs.real import real_env_spec
 from models.synthetic_env_nets import SyntheticEnvNets
-from nes.evaluators import BACKENDS, make_evaluator
+from nes.config import BACKENDS, load_config
+from nes.evaluators import EVALUATORS, make_evaluator
 from nes.evaluators.local import BatchedEvaluator, SerialEvaluator
 from nes.evaluators.processes import ProcessEvaluator
 from nes.master import NESMaster
@@ -87,6 +87,7 @@ def test_a_nan_member_fails_with_minus_inf_and_leaves_the_others_unchanged(tasks
 
 def test_make_evaluator_picks_the_configured_backend():
     assert set(BACKENDS) == {"batched", "serial", "processes", "files", "dask"}
+    assert list(EVALUATORS) == list(BACKENDS)
     serial = dataclasses.replace(CONFIG, evaluator=dataclasses.replace(CONFIG.evaluator, backend="serial"))
     assert type(make_evaluator(serial)) is SerialEvaluator
     assert type(make_evaluator(CONFIG)) is BatchedEvaluator

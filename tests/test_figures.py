@@ -4,8 +4,7 @@ import csv
 import pytest
 import yaml
 
-from common.config import load_config, to_dict
-from envs.model_files import save_reward_env, save_synthetic_env
+from common.schema import to_dict
 from envs.real import real_env_spec
 from experiments.cli import agent_config_overrides
 from experiments.evaluation import REAL
@@ -15,6 +14,8 @@ from experiments.figures.density import planned_runs
 from experiments.figures.success import find_runs, success_group, success_rows
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
+from nes.config import load_config
+from nes.model_files import save_reward_env, save_synthetic_env
 from tests.helpers import REPO_ROOT, run_entry_point, set_flags
 
 # Tiny budgets for every agent a figure trains.

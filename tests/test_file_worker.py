@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from common.config import load_config
 from common.errors import UserError
+from nes.config import load_config
 from nes.evaluators.files import FilesEvaluator
 from nes.evaluators.local import BatchedEvaluator
 from nes.master import NESMaster

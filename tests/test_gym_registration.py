@@ -1,17 +1,17 @@
-"""Learned envs through ``gymnasium.make``: registered on ``import envs``, checked by ``check_env``."""
+"""Learned envs through ``gymnasium.make``: registered on ``import nes``, checked by ``check_env``."""
 import gymnasium as gym
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
 
-import envs  # noqa: F401  (registers the ids)
-from common.config import load_config
+import nes  # noqa: F401  (registers the ids)
 from common.errors import UserError
-from envs.model_files import save_reward_env, save_synthetic_env
 from envs.real import real_env_spec
 from envs.reward_env import RewardEnv
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
+from nes.config import load_config
+from nes.model_files import save_reward_env, save_synthetic_env
 from tests.zoo_models import zoo_models
 
 

@@ -4,10 +4,11 @@ import shutil
 
 import torch
 
-from common.config import Config, load_config, to_dict
+from common.schema import to_dict
 from experiments.learn_env import DEFAULT_CONFIG
-from tests.helpers import (REFERENCE_RUN_SETS, leaf_keys, last_stdout_line, metrics_without_wall_clock,
-                           run_entry_point, set_flags)
+from nes.config import Config, load_config
+from tests.helpers import (REFERENCE_RUN_SETS, last_stdout_line, leaf_keys, metrics_without_wall_clock, run_entry_point,
+                           set_flags)
 
 
 def snapshot(directory) -> dict:

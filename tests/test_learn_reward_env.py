@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from agents.training import TrainingResult
-from common.config import load_config
 from common.errors import UserError
-from envs.model_files import load_reward_env, save_synthetic_env
 from envs.real import real_env_spec
 from models.synthetic_env_nets import SyntheticEnvNets
+from nes.config import load_config
+from nes.model_files import load_reward_env, save_synthetic_env
 from nes.objectives import objective_scores
 from tests.helpers import REPO_ROOT, run_entry_point, set_flags
 

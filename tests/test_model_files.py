@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-from common.config import load_config
 from common.errors import UserError
-from envs.model_files import load_synthetic_env, save_synthetic_env
 from envs.real import real_env_spec
 from models.synthetic_env_nets import SyntheticEnvNets
+from nes.config import load_config
+from nes.model_files import load_synthetic_env, save_synthetic_env
 
 SE_SETS = ("synthetic_env.hidden_size=10", "synthetic_env.activation=prelu")
 

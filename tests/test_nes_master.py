@@ -2,13 +2,13 @@
 import pytest
 import torch
 
-from common.config import load_config
 from common.errors import UserError
-from envs.model_files import save_synthetic_env
 from envs.real import real_env_spec
 from models.synthetic_env_nets import SyntheticEnvNets
+from nes.config import load_config
 from nes.evaluators.local import BatchedEvaluator
 from nes.master import CHECKPOINT_KIND, NESMaster, initial_state, state_from_checkpoint
+from nes.model_files import save_synthetic_env
 from tests.helpers import TINY_OVERRIDES
 
 

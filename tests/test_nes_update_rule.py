@@ -5,7 +5,7 @@ import math
 import numpy as np
 import torch
 
-from common.config import load_config
+from nes.config import load_config
 from nes.evaluators.local import BatchedEvaluator
 from nes.master import NESMaster, worst_to_floor
 from nes.member_evaluation import evaluate_members

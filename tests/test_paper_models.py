@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from common.errors import UserError
-from envs.model_files import load_model, load_reward_env, load_synthetic_env
+from nes.model_files import load_model, load_reward_env, load_synthetic_env
 from tests.helpers import run_entry_point
 
 

@@ -8,12 +8,12 @@ import torch
 
 from agents.ppo import PPO, gae
 from agents.training import train_population
-from common.config import load_config
 from envs.initial_states import InitialStateSampler
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
 from envs.synthetic_vec import SyntheticVecEnv
 from models.synthetic_env_nets import SyntheticEnvNets
+from nes.config import load_config
 
 SEEDS = [5, 6, 7]
 

@@ -6,7 +6,7 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from common.config import load_config
+from nes.config import load_config
 from nes.evaluators.local import BatchedEvaluator
 from nes.evaluators.processes import ProcessEvaluator
 from nes.master import NESMaster

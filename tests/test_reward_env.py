@@ -9,12 +9,12 @@ from gymnasium.utils.env_checker import check_env
 
 from agents.ddqn import DDQN
 from agents.training import train_population
-from common.config import load_config
 from common.errors import UserError
 from envs.real import make_real_env, real_env_spec
 from envs.real_vec import RealVecEnv
 from envs.reward_env import RewardEnv, RewardVecEnv
 from models.reward_env_nets import REWARD_TYPES, RewardEnvNets, reward_type_name
+from nes.config import load_config
 
 # A made-up env with 2 state and 2 info entries, for networks with hand-set weights.
 TOY = SimpleNamespace(env_id="Toy", state_dim=2, info_dim=2)

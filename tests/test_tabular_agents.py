@@ -7,10 +7,10 @@ import torch
 
 from agents.tabular import SARSA, QLearning
 from agents.training import train_population
-from common.config import load_config
 from common.errors import UserError
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
+from nes.config import load_config
 
 ENV = "CliffWalking-v1"
 SPEC = real_env_spec(ENV)

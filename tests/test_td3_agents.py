@@ -7,7 +7,6 @@ import torch
 from agents.td3 import TD3
 from agents.td3_discrete import TD3Discrete, gumbel_softmax
 from agents.training import train_population
-from common.config import load_config
 from common.errors import UserError
 from common.rng import MemberStreams
 from envs.initial_states import InitialStateSampler
@@ -16,6 +15,7 @@ from envs.real_vec import RealVecEnv
 from envs.synthetic_vec import SyntheticVecEnv
 from models.mlp import build_mlp
 from models.synthetic_env_nets import SyntheticEnvNets
+from nes.config import load_config
 from tests.helpers import REPO_ROOT
 
 PENDULUM, CARTPOLE = real_env_spec("Pendulum-v1"), real_env_spec("CartPole-v0")

@@ -62,10 +62,11 @@ def test_train_agent_rejects_bad_input_in_one_line(tmp_path, args, expected):
 
 def test_help_documents_every_agent_hyperparameter():
     from agents import AGENTS
-    from common.config import describe
+    from common.schema import describe
+    from nes.config import Config
 
     completed = run_entry_point("experiments.train_agent", "--help", timeout=TIMEOUT)
     assert completed.returncode == 0
     for name in AGENTS:
         assert f"agents.{name}.train_episodes" in completed.stdout
-    assert all(line.strip() in completed.stdout for line in describe())
+    assert all(line.strip() in completed.stdout for line in describe(Config))

@@ -9,9 +9,9 @@ import torch
 from agents import make_agent
 from agents.training import train_population
 from agents.varied import VariedAgent, sample_member_config
-from common.config import load_config
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
+from nes.config import load_config
 
 SPEC = real_env_spec("CartPole-v0")
 DDQN_CONFIG = load_config(None).agents.ddqn   # lr 3.04e-4, batch 199, width 57, depth 1

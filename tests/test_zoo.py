@@ -1,7 +1,7 @@
 """experiments.zoo: a learn_env run goes into a zoo with its manifest entry, and loads back."""
 import json
 
-from envs.model_files import load_model
+from nes.model_files import load_model
 from tests.helpers import REPO_ROOT, run_entry_point
 from tests.zoo_models import zoo_models
 

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import yaml  # noqa: E402
 
-from common.config import to_dict  # noqa: E402
+from common.schema import to_dict  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from common.files import atomic_write_text  # noqa: E402
 from tuning.runner import load_results  # noqa: E402

@@ -25,14 +25,15 @@ import torch
 
 from agents import make_agent
 from agents.training import EpisodeReport, train_population
-from common.config import Config, save_config
 from common.rng import derive_seed
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
 from experiments.learn_env import write_metrics
+from nes.config import Config, save_config
 from nes.evaluators import make_evaluator
 from nes.master import NESMaster
 from tuning.space import SearchSpace
+
 
 def evaluate(space: SearchSpace, sample: dict, budget: float, run_dir: Path, overrides=()) -> dict:
     """``{'loss': float, 'info': dict}`` for hpbandster; errors propagate (hpbandster records them)."""

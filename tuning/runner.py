@@ -31,8 +31,8 @@ from hpbandster.core.result import Result, json_result_logger, logged_results_to
 from hpbandster.optimizers.iterations import SuccessiveHalving
 from tqdm import tqdm
 
-from common.config import save_config
 from common.files import atomic_write_text
+from nes.config import save_config
 from tuning.compat import PlainConfigGenerator
 from tuning.space import SearchSpace
 from tuning.worker import SPACE_FILE, TUNE_FILE, NESWorker

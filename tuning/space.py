@@ -24,8 +24,9 @@ from pathlib import Path
 
 import ConfigSpace as CS
 
-from common.config import Config, load_config, read_yaml
+from common.config_files import read_yaml
 from common.errors import UserError
+from nes.config import Config, load_config
 from tuning.compat import plain
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

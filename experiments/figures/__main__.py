@@ -15,8 +15,8 @@ import torch
 
 from common.errors import UserError, exits_cleanly_on_user_error
 from experiments.cli import agent_config_overrides, fresh_run_dir, make_parser, run_name, setup_logging
-from experiments.evaluation import EVAL_BACKENDS
 from experiments.figures import DEFAULT_RUNS, DEFAULT_RUNS_OF, FIGURES
+from nes.config import BACKENDS
 
 log = logging.getLogger("figures")
 
@@ -38,7 +38,7 @@ def parse_args(argv):
     parser.add_argument("--transitions", type=int, default=20000,
                         help="model_based: real random-policy transitions to fit on (default 20000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the agents (default 0)")
-    parser.add_argument("--evaluator", choices=EVAL_BACKENDS, default="processes",
+    parser.add_argument("--evaluator", choices=BACKENDS, default="processes",
                         help="how agent runs are computed (default processes: spread over --workers local processes)")
     parser.add_argument("--workers", type=int, default=2, help="processes of --evaluator processes or dask, local "
                         "workers of files (sync dir <out>/sync) (default 2)")

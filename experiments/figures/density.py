@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from common.config import to_dict, with_overrides
 from common.rng import derive_seed
+from common.schema import to_dict
 from experiments.evaluation import CSV_COLUMNS, REAL, Run, evaluate_runs
 from experiments.figures.common import evaluator_of, load_models, new_figure, plot_return_densities, save, write_csv
+from nes.config import load_config
 
 AGENTS = ("ddqn", "dueling_ddqn", "td3_discrete")
 VARIANTS = (REAL, "SE, fixed HPs", "SE, varied HPs")
@@ -35,9 +36,9 @@ def planned_runs(models, agents, runs: int, seed: int) -> list[Run]:
         for vary in (False, True):
             for run, s in enumerate(seeds):
                 m = models[run % len(models)]
-                config = with_overrides(to_dict(m.config), [f"agent={agent}", f"agents.{agent}.vary_hp={str(vary).lower()}"])
+                config = load_config(to_dict(m.config), [f"agent={agent}", f"agents.{agent}.vary_hp={str(vary).lower()}"])
                 planned.append(Run(m.label, config, run, s, m.nets))
-        config = with_overrides(to_dict(models[0].config), [f"agent={agent}", f"agents.{agent}.vary_hp=false"])
+        config = load_config(to_dict(models[0].config), [f"agent={agent}", f"agents.{agent}.vary_hp=false"])
         planned += [Run(REAL, config, run, derive_seed(s, 1)) for run, s in enumerate(seeds)]
     return planned
 

@@ -13,14 +13,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.config import to_dict, with_overrides
 from common.rng import derive_seed
-from envs.model_files import save_synthetic_env
+from common.schema import to_dict
 from envs.real import make_real_env, real_env_spec
 from experiments.evaluation import CSV_COLUMNS, Run, evaluate_runs
 from experiments.figures.common import evaluator_of, load_models, new_figure, plot_return_densities, save, write_csv
 from models.mlp import PopulationMLP, build_mlp
 from models.synthetic_env_nets import NET_NAMES, SyntheticEnvNets
+from nes.config import load_config
+from nes.model_files import save_synthetic_env
 
 BASELINE = "model-based (supervised)"
 EPOCHS, BATCH, LR = 30, 256, 1e-3
@@ -70,14 +71,14 @@ def fit_model(config, transitions, seed: int) -> SyntheticEnvNets:
 def make(args, out_dir: Path) -> str:
     models = load_models(args.models, "synthetic_env", args.env, args.overrides)
     agent = (args.agents or ("ddqn",))[0]
-    config = with_overrides(to_dict(models[0].config), [f"agent={agent}"])
+    config = load_config(to_dict(models[0].config), [f"agent={agent}"])
     fitted = fit_model(config, random_transitions(config.env, args.transitions, args.seed), args.seed)
     save_synthetic_env(out_dir / "model_based_se.pt", fitted, 0, config,
                        {"fitted_on": f"{args.transitions} random-policy transitions, seed {args.seed}"})
     seeds = [derive_seed(args.seed, run, 0x3B) for run in range(args.runs)]
     runs = [Run(BASELINE, config, run, s, fitted) for run, s in enumerate(seeds)]
     for m in models:
-        runs += [Run(m.label, with_overrides(to_dict(m.config), [f"agent={agent}"]), run, s, m.nets)
+        runs += [Run(m.label, load_config(to_dict(m.config), [f"agent={agent}"]), run, s, m.nets)
                  for run, s in enumerate(seeds)]
     rows = evaluate_runs(runs, evaluator_of(args), out_dir)
     for row in rows:

@@ -12,13 +12,14 @@ import torch
 
 from agents import make_agent
 from agents.training import train_population
-from common.config import to_dict, with_overrides
 from common.rng import derive_seed
+from common.schema import to_dict
 from envs.initial_states import InitialStateSampler
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
 from envs.synthetic_vec import SyntheticVecEnv
 from experiments.figures.common import load_models, new_figure, save, write_csv
+from nes.config import load_config
 from nes.fixed_env_training import evaluation_protocol
 
 BINS = 40
@@ -64,7 +65,7 @@ def make(args, out_dir: Path) -> str:
     models = load_models(args.models, "synthetic_env", args.env, args.overrides)
     agent = (args.agents or ("ddqn",))[0]
     seeds = [derive_seed(args.seed, run, 0x5A) for run in range(args.runs)]
-    configs = [with_overrides(to_dict(m.config), [f"agent={agent}"]) for m in models]
+    configs = [load_config(to_dict(m.config), [f"agent={agent}"]) for m in models]
     se_states = np.concatenate([visited_states(c, seeds, m.nets) for c, m in zip(configs, models)])
     real_states = visited_states(configs[0], [derive_seed(s, 1) for s in seeds])
     env = configs[0].env

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from common.config import with_overrides
 from common.errors import UserError
 from envs.real import real_env_spec
 from experiments.figures.common import new_figure, save, write_csv
+from nes.config import load_config
 
 COLUMNS = ("env", "group", "iteration", "runs", "solved_share")
 
@@ -35,7 +35,7 @@ def find_runs(paths) -> list[Path]:
 def solved_at(run: Path) -> tuple[object, int | None, int]:
     """(config, first solved iteration or None, iterations run)."""
     try:
-        config = with_overrides(yaml.safe_load((run / "config.yaml").read_text()))
+        config = load_config(yaml.safe_load((run / "config.yaml").read_text()))
         with open(run / "metrics.csv", newline="") as handle:
             rows = list(csv.DictReader(handle))
         threshold = real_env_spec(config.env).solved_reward

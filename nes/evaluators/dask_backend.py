@@ -13,8 +13,8 @@ import logging
 
 import torch
 
-from common.config import Config
 from common.errors import UserError
+from nes.config import Config
 from nes.work import run_tasks
 
 log = logging.getLogger(__name__)

@@ -19,12 +19,13 @@ import sys
 import time
 from pathlib import Path
 
-from common.config import Config, to_dict
 from common.errors import UserError
+from common.schema import to_dict
+from nes.config import Config
 from nes.file_worker import check_sync_dir, request_stop
 from nes.sync_dir import (Backoff, BadFile, ChangeWaiter, LeaseWatch, RunPaths, claim_owner, member_name,
-                          parse_member_name, read_config, read_results, results_iteration, visible_names,
-                          write_config, write_tasks)
+                          parse_member_name, read_config, read_results, results_iteration, visible_names, write_config,
+                          write_tasks)
 from nes.tasks import RESULT_OF
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """In-process backends: ``batched`` (all tasks as one population) and ``serial`` (one at a time)."""
 import torch
 
-from common.config import Config
+from nes.config import Config
 from nes.work import run_tasks
 
 

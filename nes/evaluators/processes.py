@@ -11,7 +11,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import torch
 
-from common.config import Config
+from nes.config import Config
 from nes.work import run_tasks
 
 log = logging.getLogger(__name__)

@@ -19,11 +19,11 @@ slopes take the same value and compute the same function.
 from pathlib import Path
 
 from agents import AGENTS
-from common.config import Config, to_dict
 from common.errors import UserError
-from common.schema import ACTIVATIONS
+from common.schema import ACTIVATIONS, to_dict
 from envs.real import real_env_spec
 from models.reward_env_nets import reward_type_name, uses_info
+from nes.config import Config
 
 # Old gym ids in the paper's configs -> today's gymnasium ids (same observations and actions).
 PAPER_ENV_IDS = {

@@ -2,19 +2,20 @@
 
 The state dict uses the paper's keys (``env.state_net.0.weight`` ...), so files in the paper's
 layout and ours load through the same code; the paper's own published files (their config format,
-old gym ids) are translated on reading (``envs/paper_models.py``), so every command that takes a
+old gym ids) are translated on reading (``nes/paper_models.py``), so every command that takes a
 model takes theirs too.
 """
 from pathlib import Path
 
-from common.config import Config, build, to_dict, validate_semantics
 from common.errors import UserError
 from common.files import atomic_torch_save, load_torch_file
-from envs.paper_models import convert_paper_file, is_paper_file
+from common.schema import build, to_dict
 from envs.real import real_env_spec
 from models.mlp import PopulationMLP, build_mlp
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import NET_NAMES, SyntheticEnvNets
+from nes.config import Config, validate_semantics
+from nes.paper_models import convert_paper_file, is_paper_file
 
 SE_KIND = "synthetic_env"
 RN_KIND = "reward_env"

@@ -1,21 +1,23 @@
-"""The one config path: schema defaults, then a YAML file, then ``--set a.b=value`` overrides.
+"""The run schema: every section of a run's config, loading it and checking it as a whole.
 
-Every field is typed and documented here; the docs become ``--help``. Validation happens once, in
-``load_config``, and any problem becomes a one-line ``UserError``.
+One config path: schema defaults, then a YAML file (or a saved config dict), then extra values
+(CLI flags, a BOHB sample), then ``--set a.b=value`` overrides. Every field is typed and documented
+here; the docs become ``--help``. Validation happens once, in ``load_config``, and any problem
+becomes a one-line ``UserError``.
 """
 import dataclasses
-import math
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from agents import AGENTS
+from common.config_files import apply_override, deep_merge, read_yaml
 from common.errors import UserError
-from nes.objectives import OBJECTIVES
-from common.schema import ACTIVATIONS, option, section
+from common.schema import ACTIVATIONS, build, option, section, to_dict
+from envs.real import check_env_id, real_env_spec
 from models.reward_env_nets import REWARD_TYPES, check_reward_type, reward_type_name
+from nes.objectives import OBJECTIVES
 
 BACKENDS = ("batched", "serial", "processes", "files", "dask")
 
@@ -118,137 +120,15 @@ class Config:
         return getattr(self.agents, self.agent)
 
 
-def _type_name(tp) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
-def _coerce(value, tp, key: str):
-    """Check ``value`` against the field type; ints are accepted where floats are expected."""
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif tp is float:
-        if isinstance(value, str):
-            # YAML 1.1 reads "3e-4" (no dot) as a string; it is still the number the user meant.
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value):
-                raise UserError(f"config key '{key}' must be a finite number, got {value!r}")
-            return float(value)
-    elif tp is str:
-        if isinstance(value, str):
-            return value
-    raise UserError(f"config key '{key}' must be {_type_name(tp)}, got {value!r}")
-
-
-def _check_range(value, meta, key: str) -> None:
-    choices, low, high = meta.get("choices"), meta.get("low"), meta.get("high")
-    if choices is not None and value not in choices:
-        raise UserError(f"config key '{key}' is {value!r}; choose one of {', '.join(map(str, choices))}")
-    if low is not None and (value < low or (meta.get("low_open") and value == low)):
-        bound = f"> {low}" if meta.get("low_open") else f">= {low}"
-        raise UserError(f"config key '{key}' is {value!r}; it must be {bound}")
-    if high is not None and value > high:
-        raise UserError(f"config key '{key}' is {value!r}; it must be <= {high}")
-
-
-def build(cls, data, prefix: str = ""):
-    """Build the dataclass ``cls`` from a (partial) dict, validating keys, types and ranges."""
-    if not isinstance(data, dict):
-        raise UserError(f"config section '{prefix.rstrip('.') or '<root>'}' must be a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise UserError(f"unknown config key '{prefix}{unknown[0]}'")
-    values = {}
-    for name, f in fields.items():
-        key = prefix + name
-        if name not in data:
-            continue
-        if dataclasses.is_dataclass(hints[name]):
-            values[name] = build(hints[name], data[name], key + ".")
-        elif f.metadata.get("normalise"):
-            values[name] = f.metadata["normalise"](data[name], key)
-        else:
-            values[name] = _coerce(data[name], hints[name], key)
-            _check_range(values[name], f.metadata, key)
-    return cls(**values)
-
-
-def to_dict(config) -> dict:
-    return dataclasses.asdict(config)
-
-
-def read_yaml(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (UnicodeDecodeError, OSError):
-        raise UserError(f"config file {path} cannot be read as text") from None
-    except yaml.YAMLError as error:
-        line = getattr(getattr(error, "problem_mark", None), "line", None)
-        where = f" (line {line + 1})" if line is not None else ""
-        raise UserError(f"config file {path} is not valid YAML{where}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise UserError(f"config file {path} must hold a mapping of config keys")
-    return data
-
-
-def apply_override(data: dict, assignment: str) -> None:
-    """Apply one ``a.b.c=value`` override; the value is parsed as YAML (so 3 is int, true is bool)."""
-    key, sep, raw = assignment.partition("=")
-    if not sep or not key:
-        raise UserError(f"--set expects key=value, got {assignment!r}")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    node = data
-    parts = key.split(".")
-    for i, part in enumerate(parts[:-1]):
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise UserError(f"config key '{'.'.join(parts[:i + 1])}' is a value, not a section")
-        node = child
-    node[parts[-1]] = value
-
-
-def _deep_merge(base: dict, top: dict) -> dict:
-    merged = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def load_config(path=None, overrides=(), extra: dict | None = None) -> Config:
-    """Schema defaults <- YAML file <- ``extra`` (e.g. a BOHB sample or CLI flags) <- ``--set`` overrides."""
-    data = read_yaml(path) if path is not None else {}
+def load_config(source: str | Path | dict | None = None, overrides=(), extra: dict | None = None) -> Config:
+    """Schema defaults <- ``source`` (a YAML file, or a saved config dict: a checkpoint's, a model's)
+    <- ``extra`` (e.g. a BOHB sample or CLI flags) <- ``--set`` overrides."""
+    if isinstance(source, dict):
+        data = deep_merge(source, {})
+    else:
+        data = read_yaml(source) if source is not None else {}
     if extra:
-        data = _deep_merge(data, extra)
-    for assignment in overrides:
-        apply_override(data, assignment)
-    config = build(Config, data)
-    validate_semantics(config)
-    return config
-
-
-def with_overrides(data: dict, overrides=()) -> Config:
-    """A validated config from a saved config dict (a checkpoint's, a model's) and ``--set`` overrides."""
-    data = _deep_merge(data, {})
+        data = deep_merge(data, extra)
     for assignment in overrides:
         apply_override(data, assignment)
     config = build(Config, data)
@@ -258,8 +138,6 @@ def with_overrides(data: dict, overrides=()) -> Config:
 
 def validate_semantics(config: Config) -> None:
     """Cross-field checks that need more than one key."""
-    from envs.real import check_env_id, real_env_spec
-
     check_env_id(config.env)
     if config.agent not in AGENTS:
         raise UserError(f"unknown agent '{config.agent}'; choose one of {', '.join(sorted(AGENTS))}")
@@ -281,18 +159,3 @@ def validate_semantics(config: Config) -> None:
 
 def save_config(config: Config, path: Path) -> None:
     path.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
-
-
-def describe(cls=Config, prefix: str = "") -> list[str]:
-    """One line per config key: name, type, default and doc, for ``--help``."""
-    lines = []
-    hints = typing.get_type_hints(cls)
-    instance = cls()
-    for f in dataclasses.fields(cls):
-        if dataclasses.is_dataclass(hints[f.name]):
-            lines.extend(describe(hints[f.name], prefix + f.name + "."))
-        else:
-            default = getattr(instance, f.name)
-            lines.append(f"  {prefix + f.name} ({_type_name(hints[f.name])}, default {default}): "
-                         f"{f.metadata['help']}")
-    return lines

@@ -1,13 +1,13 @@
 """Learned environments as registered gymnasium envs, so any gymnasium library can train on them.
 
-``import envs`` registers two ids (both take the model file, ours or the paper's, as ``model``):
+``import nes`` registers two ids (both take the model file, ours or the paper's, as ``model``):
 
 - ``SynthEnv/Synthetic-v0``: a saved synthetic environment (``SyntheticEnv``: observation and action
   spaces of the real env it imitates; it truncates at that env's step limit);
 - ``SynthEnv/Reward-v0``: the real env with a saved reward network's reward (``RewardEnv``;
   ``gamma``, the discount of potential-based types, defaults to the model's inner agent's).
 
-    import gymnasium as gym, envs  # noqa: F401  (registers the ids)
+    import gymnasium as gym, nes  # noqa: F401  (registers the ids)
     env = gym.make("SynthEnv/Synthetic-v0", model="zoo/CartPole-v0/cartpole_se_seed0.pt")
 """
 from pathlib import Path
@@ -21,8 +21,8 @@ REWARD_ID = f"{NAMESPACE}/Reward-v0"
 
 def make_synthetic_env(model: str | Path) -> gym.Env:
     from common.errors import UserError
-    from envs.model_files import RN_KIND, load_model, read_model_file
     from envs.synthetic import SyntheticEnv
+    from nes.model_files import RN_KIND, load_model, read_model_file
 
     if read_model_file(Path(model)).get("kind") == RN_KIND:
         raise UserError(f"{model} holds a reward network; make it with gymnasium.make('{REWARD_ID}', model=...)")
@@ -32,9 +32,9 @@ def make_synthetic_env(model: str | Path) -> gym.Env:
 
 def make_reward_env(model: str | Path, gamma: float | None = None) -> gym.Env:
     from common.errors import UserError
-    from envs.model_files import RN_KIND, load_reward_env, read_model_file
     from envs.real import make_real_env
     from envs.reward_env import RewardEnv
+    from nes.model_files import RN_KIND, load_reward_env, read_model_file
 
     if read_model_file(Path(model)).get("kind") != RN_KIND:
         raise UserError(f"{model} holds a synthetic env; make it with gymnasium.make('{SYNTHETIC_ID}', model=...)")
