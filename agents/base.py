@@ -51,8 +51,12 @@ class PopulationAgent(Protocol):
     def greedy(self, obs: torch.Tensor) -> torch.Tensor:
         """The deterministic test policy, same shapes as ``act``."""
 
-    def observe(self, active, states, actions, rewards, next_states, terminated) -> None:
-        """One transition (leading dims (P, B)) for each active member."""
+    def observe(self, active, states, actions, rewards, next_states, terminated, done_values=None) -> None:
+        """One transition (leading dims (P, B)) for each active member.
+
+        ``done_values`` (P, B) float, when given, replace ``terminated`` in the agent's bootstrap
+        target, r + gamma (1 - done) v(s'): an SE's raw done outputs (``synthetic_env.done_in_target:
+        raw``). ``terminated`` still says which episodes ended."""
 
     def learn(self, active: torch.Tensor) -> torch.Tensor:
         """An update for the active members; returns the (P,) mask of non-finite losses."""

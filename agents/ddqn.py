@@ -1,9 +1,10 @@
 """Double DQN (van Hasselt et al. 2016) for a population of P independent agents.
 
-The paper's semantics: epsilon-greedy with epsilon decayed per episode, a replay buffer, Adam on
-the MSE between Q(s, a) and r + gamma * Q_target(s', argmax_a' Q(s', a')) * (1 - done), and a soft
-target update with rate tau after every gradient step. Every member has its own networks, optimizer
-state, buffer, epsilon and random stream; one batched computation serves them all.
+The paper's semantics (agents/DDQN.py @ 3216697): epsilon-greedy with epsilon decayed per episode,
+a replay buffer, Adam on the MSE between Q(s, a) and
+r + gamma * Q_target(s', argmax_a' Q(s', a')) * (1 - done), and a soft target update with rate tau
+after every gradient step. Every member has its own networks, optimizer state, buffer, epsilon
+and random stream; one batched computation serves them all.
 
 With ``icm: true`` the ICM (agents/icm.py) learns on each sampled batch and its curiosity reward
 is added to the batch's rewards, in that order as in the paper's code.
@@ -24,12 +25,13 @@ from models.mlp import PopulationMLP
 
 @dataclass
 class DDQNConfig(ICMOptions, AgentConfig):
-    """The paper's CartPole SE values (default_config_cartpole_syn_env.yaml of their code)."""
+    """The paper's CartPole SE values (default_config_cartpole_syn_env.yaml @ 3216697 of their code)."""
 
     batch_size: int = option(199, "replay minibatch size", low=1)
     gamma: float = option(0.988, "discount factor", low=0.0, high=1.0)
     lr: float = option(3.04e-4, "Adam learning rate", low=0.0, low_open=True)
-    tau: float = option(0.00848, "soft target update rate", low=0.0, high=1.0)
+    tau: float = option(0.00848, "soft target update rate (0 would never move the target network)",
+                        low=0.0, low_open=True, high=1.0)
     eps_init: float = option(0.809, "initial epsilon", low=0.0, high=1.0)
     eps_min: float = option(0.0371, "final epsilon", low=0.0, high=1.0)
     eps_decay: float = option(0.961, "epsilon multiplier per episode", low=0.0, high=1.0)
@@ -80,9 +82,11 @@ class DDQN:
         random_actions = self.rng.integers(torch.full((self.population,), self.num_actions), batch, active)
         return torch.where(explore, random_actions, self.greedy(obs))
 
-    def observe(self, active, states, actions, rewards, next_states, terminated) -> None:
-        """Store one transition per active member (B = 1 training episode per member)."""
-        self.replay.add(active, states[:, 0], actions[:, 0], rewards[:, 0], next_states[:, 0], terminated[:, 0])
+    def observe(self, active, states, actions, rewards, next_states, terminated, done_values=None) -> None:
+        """Store one transition per active member (B = 1 training episode per member); the buffer's
+        done is ``done_values`` where given (the raw SE output the paper stores), else ``terminated``."""
+        dones = terminated if done_values is None else done_values
+        self.replay.add(active, states[:, 0], actions[:, 0], rewards[:, 0], next_states[:, 0], dones[:, 0])
 
     @torch.no_grad()
     def learn(self, active: torch.Tensor) -> torch.Tensor:

@@ -5,8 +5,8 @@ optional ICM) with a dueling Q-network: a shared trunk maps the state to ``featu
 then a value stream V(s) and an advantage stream A(s, .) combine into
 ``Q(s, a) = V(s) + A(s, a) - mean_a' A(s, a')``. Subtracting the mean makes V and A identifiable.
 
-The layout is the paper's (Critic_DuelingDQN in models/actor_critic.py of their code): the trunk is
-an MLP whose output layer is linear, each stream an MLP with one hidden layer of ``feature_dim``
+The layout is the paper's (Critic_DuelingDQN in models/actor_critic.py @ 3216697 of their code):
+the trunk is an MLP whose output layer is linear, each stream an MLP with one hidden layer of ``feature_dim``
 units. The paper's code subtracts the mean advantage over the whole batch; we subtract it per state
 as Wang et al. do. Gradients come from autograd; everything else is DDQN's.
 """
@@ -31,8 +31,8 @@ def _paper_value(name: str, default):
 
 @dataclass
 class DuelingDDQNConfig(DDQNConfig):
-    """The paper's real-env CartPole values (default_config_cartpole.yaml of their code, section
-    duelingddqn)."""
+    """The paper's real-env CartPole values (default_config_cartpole.yaml @ 3216697 of their code,
+    section duelingddqn)."""
 
     init_episodes: int = _paper_value("init_episodes", 10)
     batch_size: int = _paper_value("batch_size", 128)

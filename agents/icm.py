@@ -13,8 +13,9 @@ The curiosity reward of a transition is the forward model's surprise,
 ``(1 - beta) * inverse loss + beta * forward loss``, the forward loss being that same half squared
 error averaged over the batch. As in Pathak et al. and in the paper's code
 (models/icm_baseline.py), the forward loss also trains the encoder; the inverse loss keeps the
-features from collapsing. The paper's code regresses discrete action indices with MSE and averages
-the error over features; we use Pathak et al.'s cross-entropy and summed error.
+features from collapsing. The paper's code regresses discrete action indices with MSE (@ 004176f;
+BCE or cross-entropy from 5bb9002 on) and averages the error over features; we use Pathak et al.'s
+cross-entropy and summed error.
 
 Each member has its own networks (initialised from its own seed) and Adam state; a member outside
 ``active`` is untouched by ``learn``.
@@ -33,8 +34,9 @@ from models.mlp import PopulationMLP
 
 @dataclass
 class ICMOptions:
-    """ICM hyperparameters, mixed into the configs of the agents that support it (the paper's
-    values from default_config_cartpole.yaml of their code)."""
+    """ICM hyperparameters, mixed into the configs of the agents that support it: lr and feature
+    size from the paper's default_config_cartpole.yaml @ 004176f (@ 3216697: lr 1e-4,
+    feature_dim 32), hidden size as @ 3216697 (128)."""
 
     icm: bool = option(False, "add the ICM curiosity reward to the env reward")
     icm_lr: float = option(1e-3, "ICM Adam learning rate", low=0.0, low_open=True)
@@ -62,8 +64,9 @@ class PopulationICM:
         self.discrete = spec.discrete_actions
         features, hidden = options.icm_feature_size, options.icm_hidden_size
         seeded = lambda role: [derive_seed(s, _ICM_TAG, role) for s in seeds]  # noqa: E731
-        # Layouts from the paper's code: a two-hidden-layer leaky-ReLU encoder; Pathak et al.'s
-        # one-hidden-layer heads (ReLU inverse model, leaky-ReLU forward model).
+        # Layouts: the paper's two-hidden-layer leaky-ReLU encoder (models/icm_baseline.py @ 3216697);
+        # Pathak et al.'s one-hidden-layer heads (ReLU inverse model, leaky-ReLU forward model; the
+        # paper's inverse model has two hidden layers, its forward model residual blocks).
         mlp = PopulationMLP.initialise
         self.encoder = mlp(seeded(_ENCODER), spec.state_dim, features, hidden, 2, "leakyrelu")
         self.inverse_model = mlp(seeded(_INVERSE), 2 * features, spec.action_dim, hidden, 1, "relu")

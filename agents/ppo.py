@@ -1,7 +1,8 @@
 """Proximal Policy Optimization (PPO-clip, Schulman et al. 2017) for a population of P agents.
 
 Each member has an actor and a critic V(s) (separate MLPs, one Adam over both, as in the paper's
-agents/PPO.py). Discrete actions: a categorical policy over the actor's logits, greedy = argmax.
+agents/PPO.py @ 3216697). Discrete actions: a categorical policy over the actor's logits,
+greedy = argmax.
 Continuous actions: a diagonal Gaussian with mean tanh(actor(s)) (the paper's Actor_PPO) and a
 learned, state-independent std that starts at ``action_std``; the sample u is clipped to [-1, 1]
 and scaled by the env's action bound, so ``action_std`` is a fraction of the bound; greedy = mean.
@@ -51,9 +52,9 @@ _ACTOR_ROLE, _CRITIC_ROLE = 1, 2
 
 @dataclass
 class PPOConfig(ICMOptions, AgentConfig):
-    """Defaults from the paper's hand-set MountainCarContinuous PPO (default_config_cmc_ppo.yaml of
-    their code: update_episodes 10, gamma 0.99, lr 3e-4, vf_coef 1, ent_coef 0.01, eps_clip 0.2,
-    two hidden layers of 64, action_std 0.5) where they carry over; ppo_epochs, batch_size,
+    """Defaults from the paper's hand-set MountainCarContinuous PPO (default_config_cmc_ppo.yaml
+    @ 3216697 of their code: update_episodes 10, gamma 0.99, lr 3e-4, vf_coef 1, ent_coef 0.01,
+    eps_clip 0.2, two hidden layers of 64, action_std 0.5) where they carry over; ppo_epochs, batch_size,
     gae_lambda and max_grad_norm are the usual PPO values (the paper took 80 full-batch epochs).
     default_config/<env>_ppo.yaml hold measured values per env."""
 
@@ -80,14 +81,21 @@ class PPOConfig(ICMOptions, AgentConfig):
                                low=0.0, low_open=True)
 
 
-def gae(rewards, values, next_values, terminated, episode_end, gamma: float, lam: float) -> torch.Tensor:
+def gae(rewards, values, next_values, terminated, episode_end, gamma: float, lam: float,
+        done_values: torch.Tensor | None = None) -> torch.Tensor:
     """GAE(lambda) advantages (P, T) of a rollout stored in time order.
 
     delta_t = r_t + gamma V(s'_t) [not terminated_t] - V(s_t);  A_t = delta_t + gamma lam A_{t+1},
     the recursion cut at every episode end (terminated or truncated). ``where`` rather than a
-    product, so that a padding row can never leak a NaN into a real one.
+    product, so that a padding row can never leak a NaN into a real one. With ``done_values`` (an
+    SE's raw done outputs, ``synthetic_env.done_in_target: raw``) the bootstrap is weighted by
+    1 - done_t instead; a padding row's delta never reaches a real row, since the recursion is cut
+    (by ``where``) at the end of each member's last episode.
     """
-    deltas = rewards + torch.where(terminated, 0.0, gamma * next_values) - values
+    if done_values is None:
+        deltas = rewards + torch.where(terminated, 0.0, gamma * next_values) - values
+    else:
+        deltas = rewards + gamma * next_values * (1 - done_values) - values
     advantages = torch.zeros_like(deltas)
     running = torch.zeros_like(deltas[:, 0])
     for t in range(deltas.shape[1] - 1, -1, -1):
@@ -144,6 +152,7 @@ class PPO:
         self.actions = torch.zeros(cap, dtype=torch.long) if self.discrete else torch.zeros(*cap, spec.action_dim)
         self.rewards = torch.zeros(cap)
         self.terminated = torch.zeros(cap, dtype=torch.bool)
+        self.done_values: torch.Tensor | None = None  # allocated by the first raw-done transition
         self.episode_end = torch.zeros(cap, dtype=torch.bool)
         self.count = torch.zeros(population, dtype=torch.long)
         self.episodes = torch.zeros(population, dtype=torch.long)         # in the current rollout
@@ -195,7 +204,7 @@ class PPO:
         return self._env_actions(self._sampled)
 
     # --- the protocol --------------------------------------------------------------------------
-    def observe(self, active, states, actions, rewards, next_states, terminated) -> None:
+    def observe(self, active, states, actions, rewards, next_states, terminated, done_values=None) -> None:
         """Append one transition per active member (B = 1 training episode per member)."""
         members = torch.nonzero(active).flatten()
         at = self.count[members]
@@ -207,6 +216,10 @@ class PPO:
         self.actions[members, at] = taken[members, 0]
         self.rewards[members, at] = rewards[members, 0]
         self.terminated[members, at] = terminated[members, 0]
+        if done_values is not None:
+            if self.done_values is None:
+                self.done_values = torch.zeros(self.terminated.shape)
+            self.done_values[members, at] = done_values[members, 0]
         self.count[members] += 1
 
     def learn(self, active: torch.Tensor) -> torch.Tensor:
@@ -301,9 +314,10 @@ class PPO:
         old_log_prob, _ = self._log_prob_entropy(actor, log_std, data["states"], data["actions"])
         length = int(count.max())
         advantages = torch.zeros_like(values)
+        raw_dones = None if self.done_values is None else self.done_values[members, :length]
         advantages[:, :length] = gae(rewards[:, :length], values[:, :length], next_values[:, :length],
                                      self.terminated[members, :length], self.episode_end[members, :length],
-                                     config.gamma, config.gae_lambda)
+                                     config.gamma, config.gae_lambda, raw_dones)
         valid = torch.arange(self.capacity) < count[:, None]
         mean = _masked_mean(advantages, valid)[:, None]
         std = _masked_mean((advantages - mean) ** 2, valid).sqrt()[:, None]

@@ -5,7 +5,7 @@ so every act and update is a gather/scatter over the members. The state is the c
 as the ``argmax`` of the env's one-hot observation (``spec.discrete_states``).
 
 The paper's semantics (their agents/QL.py, agents/SARSA.py, base_agent.py, and the ``ql`` and
-``sarsa`` sections of configurations/default_config_gridworld.yaml):
+``sarsa`` sections of default_config_gridworld.yaml, all @ 3216697):
 
 - Q starts at zero; the behaviour policy is epsilon-greedy (ties go to the lowest action index,
   as ``torch.argmax``), epsilon is multiplied by ``eps_decay`` after every episode and floored at
@@ -13,8 +13,11 @@ The paper's semantics (their agents/QL.py, agents/SARSA.py, base_agent.py, and t
 - One online update per env step on the transition just made (their replay buffer holds one
   transition), and only once the member is past its init episodes:
   Q(s, a) += alpha * (r + gamma * v(s') * (1 - terminated) - Q(s, a)), where v(s') is
-  max_a' Q(s', a') for Q-learning and Q(s', a') for SARSA. An episode cut by the step limit
-  still bootstraps.
+  max_a' Q(s', a') for Q-learning and Q(s', a') for SARSA. Ours: an episode cut by the step
+  limit still bootstraps (the paper's gym TimeLimit done counts as terminal: QL.py:70; the
+  protocol's ``time_limit_is_terminal`` does that). On an SE with ``done_in_target: raw`` the
+  (1 - terminated) is 1 - the SE's raw done output, as for every bootstrapping agent here; the
+  paper's QL and SARSA threshold it at 0.5 (QL.py:70, SARSA.py:57).
 - Optional count-based exploration in the paper's form: the visit count N(s, a) is incremented
   at each update and beta / sqrt(N(s, a)) is added to the reward of that update.
 
@@ -56,9 +59,10 @@ class QLConfig(TabularConfig):
     """The paper's Cliff values (default_config_gridworld.yaml, section ql): 100 training
     episodes, alpha 1, gamma 0.8, constant epsilon 0.1, beta 0.005, 1 test episode (env and
     greedy policy are deterministic), early-out tolerance 0.02, learning from the second episode
-    on (init_episodes 0). Their cliff has gymnasium's 4x12 layout with rewards -0.01 per step and
-    -1 for a fall that ends the episode; on gymnasium's (-1 per step, -100 for a fall back to the
-    start) these values reach the optimal -13 after 24-37 episodes (seeds 0-9)."""
+    on (init_episodes 0; episode > init as in base_agent.py @ 7070963, >= @ 3216697). Their cliff
+    (envs/gridworld.py @ 3216697) has gymnasium's 4x12 layout with rewards -1 per step and -100
+    for a fall that ends the episode (-0.01 and -1 before a33a0df); on gymnasium's (a fall goes
+    back to the start) these values reach the optimal -13 after 24-37 episodes (seeds 0-9)."""
 
     train_episodes: int = option(100, "cap on training episodes", low=1)
     test_episodes: int = option(1, "real-env episodes per test (score = their mean return)", low=1)
@@ -121,7 +125,8 @@ class TabularAgent:
         self.epsilon = torch.full((self.population,), config.eps_init)
         self.nonfinite_loss = torch.zeros(self.population, dtype=torch.bool)
         self.members = torch.arange(self.population)
-        # The transition ``observe`` hands to ``learn``: cell indices (P,) and reward, terminated (P,).
+        # The transition ``observe`` hands to ``learn``: cell indices (P,), reward, terminated and the
+        # bootstrap weight (P,): not terminated, or 1 - the SE's raw done output (``done_values``).
         self.transition: tuple[torch.Tensor, ...] | None = None
 
     # ------------------------------------------------------------------ acting
@@ -147,10 +152,11 @@ class TabularAgent:
 
     # ---------------------------------------------------------------- learning
 
-    def observe(self, active, states, actions, rewards, next_states, terminated) -> None:
+    def observe(self, active, states, actions, rewards, next_states, terminated, done_values=None) -> None:
         """Keep the step's transition (B = 1) for the ``learn`` call that follows it."""
+        bootstrap = ~terminated[:, 0] if done_values is None else 1 - done_values[:, 0]
         self.transition = (states[:, 0].argmax(dim=-1), actions[:, 0].long(), rewards[:, 0].float(),
-                           next_states[:, 0].argmax(dim=-1), terminated[:, 0])
+                           next_states[:, 0].argmax(dim=-1), terminated[:, 0], bootstrap)
 
     def next_value(self, next_cells: torch.Tensor, terminated: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
         """v(s') of the update target for each member (P,)."""
@@ -158,12 +164,12 @@ class TabularAgent:
 
     def learn(self, active: torch.Tensor) -> torch.Tensor:
         """One tabular update on the last observed transition of each active member."""
-        cells, actions, rewards, next_cells, terminated = self.transition
+        cells, actions, rewards, next_cells, terminated, bootstrap = self.transition
         index = (self.members, cells, actions)
         visits = self.visits[index] + 1
         if self.config.count_based:
             rewards = rewards + self.config.beta / visits.float().sqrt()
-        target = rewards + self.config.gamma * self.next_value(next_cells, terminated, active) * ~terminated
+        target = rewards + self.config.gamma * self.next_value(next_cells, terminated, active) * bootstrap
         value = self.q[index]
         updated = value + self.config.alpha * (target - value)
         finite = torch.isfinite(updated)

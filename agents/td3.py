@@ -1,8 +1,9 @@
 """Twin Delayed DDPG (TD3, Fujimoto et al. 2018) for a population of P independent agents.
 
-The paper's semantics: a deterministic actor mu(s) = tanh(net(s)) * bound explores with Gaussian
-noise of std ``action_std * bound`` (clipped to the action box) after ``init_episodes`` episodes of
-uniformly random actions. Every learning step samples a replay minibatch and fits twin critics to
+The paper's semantics (agents/TD3.py @ 3216697): a deterministic actor mu(s) = tanh(net(s)) * bound
+explores with Gaussian noise of std ``action_std * bound`` (clipped to the action box) after
+``init_episodes`` episodes of uniformly random actions. Every learning step samples a replay
+minibatch and fits twin critics to
 
     y = r + gamma * (1 - done) * min_i Q'_i(s', clip(mu'(s') + clip(eps, -c, c)))
 
@@ -40,7 +41,7 @@ _ACTOR_ROLE, _CRITIC_1_ROLE, _CRITIC_2_ROLE = 1, 2, 3
 
 @dataclass
 class TD3Config(ICMOptions, AgentConfig):
-    """The paper's Pendulum values (default_config_pendulum_td3_opt.yaml of their code);
+    """The paper's Pendulum values (default_config_pendulum_td3_opt.yaml @ 3216697 of their code);
     default_config/<env>_td3.yaml hold their MountainCarContinuous and HalfCheetah values."""
 
     train_episodes: int = option(70, "cap on training episodes", low=1)
@@ -51,7 +52,8 @@ class TD3Config(ICMOptions, AgentConfig):
     batch_size: int = option(233, "replay minibatch size", low=1)
     gamma: float = option(0.944, "discount factor", low=0.0, high=1.0)
     lr: float = option(0.00352, "Adam learning rate of the actor and the critics", low=0.0, low_open=True)
-    tau: float = option(0.0464, "soft target update rate", low=0.0, high=1.0)
+    tau: float = option(0.0464, "soft target update rate (0 would never move the target network)",
+                        low=0.0, low_open=True, high=1.0)
     policy_delay: int = option(1, "critic updates per actor and target update", low=1)
     rb_size: int = option(1000000, "replay buffer capacity (transitions)", low=1)
     hidden_size: int = option(134, "actor and critic hidden units", low=1)
@@ -144,10 +146,12 @@ class TD3:
         self._last_vectors = torch.where(exploring[:, None, None], random, self.clip_vectors(noisy))
         return self.env_actions(self._last_vectors)
 
-    def observe(self, active, states, actions, rewards, next_states, terminated) -> None:
-        """Store one transition per active member with the action vector ``act`` made (B = 1)."""
+    def observe(self, active, states, actions, rewards, next_states, terminated, done_values=None) -> None:
+        """Store one transition per active member with the action vector ``act`` made (B = 1); the
+        buffer's done is ``done_values`` where given (the raw SE output), else ``terminated``."""
+        dones = terminated if done_values is None else done_values
         self.replay.add(active, states[:, 0], self._last_vectors[:, 0], rewards[:, 0], next_states[:, 0],
-                        terminated[:, 0])
+                        dones[:, 0])
 
     def learn(self, active: torch.Tensor) -> torch.Tensor:
         """One critic step for every active member, plus an actor and target step every

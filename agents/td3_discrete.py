@@ -7,7 +7,8 @@ The actor outputs logits. An action vector is the Gumbel-softmax sample (Jang et
 
 made one-hot in the forward pass with a straight-through gradient when ``gumbel_softmax_hard``.
 While training, Gaussian noise of std ``action_std`` is added to it (as in the paper's code, with no
-clipping); the critics read the vector, the replay buffer stores it, and the env gets its argmax.
+clipping: agents/TD3_discrete_vary.py:163 @ 3216697); the critics read the vector, the replay buffer
+stores it, and the env gets its argmax.
 Target policy smoothing adds clipped noise to the target actor's sample. The test policy is the
 argmax of the logits. Everything else (twin critics, delay, targets) is TD3's.
 """
@@ -40,7 +41,8 @@ def gumbel_softmax(logits: torch.Tensor, uniform: torch.Tensor, temperature: flo
 
 @dataclass
 class TD3DiscreteConfig(TD3Config):
-    """The paper's CartPole values (td3_discrete_vary in default_config_cartpole.yaml of their code)."""
+    """The paper's CartPole values (td3_discrete_vary in default_config_cartpole.yaml @ 3216697 of
+    their code)."""
 
     train_episodes: int = option(1000, "cap on training episodes", low=1)
     init_episodes: int = option(10, "episodes of uniformly random actions that fill the replay buffer", low=0)
@@ -50,7 +52,8 @@ class TD3DiscreteConfig(TD3Config):
     batch_size: int = option(128, "replay minibatch size", low=1)
     gamma: float = option(0.99, "discount factor", low=0.0, high=1.0)
     lr: float = option(5e-4, "Adam learning rate of the actor and the critics", low=0.0, low_open=True)
-    tau: float = option(0.01, "soft target update rate", low=0.0, high=1.0)
+    tau: float = option(0.01, "soft target update rate (0 would never move the target network)",
+                        low=0.0, low_open=True, high=1.0)
     policy_delay: int = option(2, "critic updates per actor and target update", low=1)
     hidden_size: int = option(128, "actor and critic hidden units", low=1)
     activation: str = option("relu", "actor and critic activation", choices=ACTIVATIONS)

@@ -3,10 +3,12 @@
 Members train in episode lockstep: every still-training member plays one episode (members whose
 episode ended wait, masked, until the slowest one finishes), then all are tested on the real env
 together. A member's own trajectory is untouched by the waiting, so it is the one it would have
-had alone. A member stops when it is solved on the real env, when its SE return plateaus
+had alone. A member stops when it is solved on the real env (its last test, or the mean of its
+last ``solved_window`` tests, reaches the threshold), when its SE return plateaus
 (``early_out_*``), when its own real-env training returns reach the solved threshold
 (``real_early_out``), when its episodes run out, when its SE or loss turns NaN, or at the deadline;
-it is then scored by its mean real-env test return.
+it is then scored by its mean real-env test return: the test after its last episode if it had
+one, else (and always with ``score_with_fresh_test``) a new test.
 """
 import logging
 import math
@@ -49,7 +51,9 @@ def plateaued(returns: list[float], window: int, rel_diff: float) -> bool:
     the ``window`` returns before them by less than ``rel_diff``, relative to the earlier mean.
 
     The windows are disjoint and, as in the paper's code, cut short at the start of training (an
-    empty earlier window never counts as a plateau).
+    empty earlier window never counts as a plateau): env_solved in agents/base_agent.py @ 7070963,
+    the success figure's code. @ 3216697 it divides by abs(before) + 1e-9 and checks from
+    episode >= init + window, and the NES worker no longer uses it (it stops on real-env tests).
     """
     recent = returns[max(len(returns) - window, 0):]
     earlier = returns[max(len(returns) - 2 * window, 0):max(len(returns) - window, 0)]
@@ -61,7 +65,7 @@ def plateaued(returns: list[float], window: int, rel_diff: float) -> bool:
 
 def reached(returns: list[float], window: int, threshold: float) -> bool:
     """The paper's real-env early out: the mean of the last ``window`` training returns (fewer at
-    the start) reaches ``threshold``."""
+    the start) reaches ``threshold`` (env_solved in agents/base_agent.py @ 7070963 and 3216697)."""
     recent = returns[-window:]
     return bool(recent) and sum(recent) / len(recent) >= threshold
 
@@ -82,6 +86,7 @@ def train_population(agent, train_env, test_env, agent_config, protocol, *,
     steps = torch.zeros(population, dtype=torch.long)
     episodes = torch.zeros(population, dtype=torch.long)
     history: list[list[float]] = [[] for _ in range(population)]
+    test_history: list[list[float]] = [[] for _ in range(population)]
     last_test = torch.full((population,), float("nan"), dtype=torch.float64)
     tested_after_last_episode = torch.zeros(population, dtype=torch.bool)
 
@@ -92,7 +97,8 @@ def train_population(agent, train_env, test_env, agent_config, protocol, *,
             timed_out |= training
             break
         episode_return = _play_episode(agent, train_env, training, steps, learn=episode > agent_config.init_episodes,
-                                       repeat=agent_config.same_action_num)
+                                       repeat=agent_config.same_action_num,
+                                       truncation_is_terminal=protocol.time_limit_is_terminal and not on_synthetic)
         for m in torch.nonzero(training).flatten().tolist():
             history[m].append(float(episode_return[m]))
         episodes += training.long()
@@ -114,11 +120,12 @@ def train_population(agent, train_env, test_env, agent_config, protocol, *,
                 if reached(history[m], agent_config.early_out_num, solved_reward):
                     training[m] = False
         due = protocol.test_every > 0 and (episode + 1) % protocol.test_every == 0
-        testing = training.clone() if due and episode >= agent_config.init_episodes else torch.zeros_like(training)
+        past_init = episode >= agent_config.init_episodes or protocol.test_init_episodes
+        testing = training.clone() if due and past_init else torch.zeros_like(training)
         if testing.any():
             last_test = torch.where(testing, test_env.test(agent.greedy, testing), last_test)
             tested_after_last_episode |= testing
-            newly_solved = testing & (last_test >= solved_reward)
+            newly_solved = _tests_reached(test_history, last_test, testing, protocol.solved_window, solved_reward)
             solved |= newly_solved
             if protocol.stop_when_solved:
                 training &= ~newly_solved
@@ -126,7 +133,9 @@ def train_population(agent, train_env, test_env, agent_config, protocol, *,
             on_episode(EpisodeReport(episode, played, torch.where(played, episode_return, 0.0), steps.clone(),
                                      testing, torch.where(testing, last_test, math.nan)))
 
-    untested = ~tested_after_last_episode & ~failed
+    # A fresh test: the test that stopped a member was picked because it passed, so it is biased
+    # upward; the paper scores every member by a new one.
+    untested = ~failed if protocol.score_with_fresh_test else ~tested_after_last_episode & ~failed
     if untested.any():
         last_test = torch.where(untested, test_env.test(agent.greedy, untested), last_test)
     solved = (last_test >= solved_reward) & ~failed
@@ -138,32 +147,59 @@ def train_population(agent, train_env, test_env, agent_config, protocol, *,
                           episode_returns=history)
 
 
+def _tests_reached(test_history: list[list[float]], last_test: torch.Tensor, testing: torch.Tensor, window: int,
+                   threshold: float) -> torch.Tensor:
+    """Record the new test means of ``testing`` members; (P,) mask of those whose mean of the last
+    ``window`` test means (fewer at first) reaches ``threshold`` (window 1: the test itself)."""
+    solved = torch.zeros_like(testing)
+    for m in torch.nonzero(testing).flatten().tolist():
+        test_history[m].append(float(last_test[m]))
+        solved[m] = reached(test_history[m], window, threshold)
+    return solved
+
+
 def _nonfinite(train_env, agent) -> torch.Tensor:
     env_flags = getattr(train_env, "nonfinite", torch.zeros(agent.population, dtype=torch.bool))
     return env_flags | agent.nonfinite_loss
 
 
-def _play_episode(agent, env, training: torch.Tensor, steps: torch.Tensor, *, learn: bool, repeat: int) -> torch.Tensor:
-    """One episode for every training member; returns each member's episode return."""
+def _play_episode(agent, env, training: torch.Tensor, steps: torch.Tensor, *, learn: bool, repeat: int,
+                  truncation_is_terminal: bool = False) -> torch.Tensor:
+    """One episode for every training member; returns each member's episode return.
+
+    An env with ``raw_done`` (an SE with ``done_in_target: raw``) also publishes ``done_values``
+    after each step: they go to ``observe`` for the TD target, while episodes still end on the
+    thresholded ``terminated``. With ``truncation_is_terminal`` a step-limit cut is handed to the
+    agent as terminated (gym 0.17's TimeLimit done).
+    """
     obs = env.reset(training)
     running = training.clone()
     episode_return = torch.zeros(agent.population, dtype=torch.float64)
+    raw_done = getattr(env, "raw_done", False)
     while running.any():
         actions = agent.act(obs, running)
         reward_sum = torch.zeros(obs.shape[:2])
         stepping = running[:, None].clone()
         ended = torch.zeros_like(stepping)
         terminated = torch.zeros_like(stepping)
+        done_values = torch.zeros(obs.shape[:2]) if raw_done else None
         next_obs = obs
         for _ in range(repeat):
             next_obs, reward, term, trunc, _ = env.step(actions, stepping[:, 0])
             reward_sum += reward
-            terminated |= term
+            if raw_done:
+                # A repeated action's transition carries the done value of its last step (the
+                # paper's env wrapper returns the last step's done).
+                done_values = torch.where(stepping, env.done_values, done_values)
+            terminated |= (term | trunc) if truncation_is_terminal else term
             ended |= term | trunc
             stepping &= ~ended
             if not stepping.any():
                 break
-        agent.observe(running, obs, actions, reward_sum, next_obs, terminated)
+        if raw_done:
+            agent.observe(running, obs, actions, reward_sum, next_obs, terminated, done_values=done_values)
+        else:
+            agent.observe(running, obs, actions, reward_sum, next_obs, terminated)
         steps += running.long()
         episode_return += torch.where(running, reward_sum[:, 0].double(), 0.0)
         if learn:

@@ -1,5 +1,6 @@
 """Varied-hyperparameter mode (``vary_hp: true``): every member trains with its own sample of
-lr, batch size, width and depth, as in the paper's robustness experiments.
+lr, batch size, width and depth, as in the paper's robustness experiments (vary_hyperparameters in
+agents/DDQN_vary.py @ 3216697: the same ranges).
 
 Members whose samples differ cannot share stacked weight tensors, so ``VariedAgent`` groups them
 by their sampled config and runs one sub-population per group, slicing the population dimension
@@ -76,11 +77,12 @@ class VariedAgent:
     def greedy(self, obs: torch.Tensor) -> torch.Tensor:
         return self._gather(lambda agent, index: agent.greedy(obs[index]), None)
 
-    def observe(self, active, states, actions, rewards, next_states, terminated) -> None:
+    def observe(self, active, states, actions, rewards, next_states, terminated, done_values=None) -> None:
         for index, agent in self.groups:
             if active[index].any():
+                raw = {} if done_values is None else {"done_values": done_values[index]}
                 agent.observe(active[index], states[index], actions[index], rewards[index], next_states[index],
-                              terminated[index])
+                              terminated[index], **raw)
 
     def learn(self, active: torch.Tensor) -> torch.Tensor:
         nonfinite = torch.zeros_like(active)

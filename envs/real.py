@@ -4,6 +4,7 @@
 (CliffWalking's cell index) becomes a one-hot vector, and an env without a step limit gets one.
 Tabular agents recover the index with ``argmax``.
 """
+import contextlib
 import warnings
 from dataclasses import dataclass
 
@@ -13,8 +14,6 @@ import numpy as np
 from common.errors import UserError
 from envs.wrappers import OneHotObservation
 
-# CartPole-v0 is the paper's env; gymnasium marks it as old, which is expected here.
-warnings.filterwarnings("ignore", message=".*is out of date.*")
 
 
 @dataclass(frozen=True)
@@ -30,12 +29,15 @@ _ENVS = {
     "CartPole-v0": _EnvFacts(),
     "Acrobot-v1": _EnvFacts(),
     "MountainCarContinuous-v0": _EnvFacts(),
-    # gymnasium gives Pendulum no threshold; -200 is a well-swung pendulum (our TD3 bar).
+    # gymnasium gives Pendulum no threshold; -200 is a well-swung pendulum (our TD3 bar; the
+    # paper's default_config_pendulum*.yaml @ 3216697 use -300).
     "Pendulum-v1": _EnvFacts(solved_reward=-200.0),
     # gymnasium's cliff has no step limit; 100 steps let a wandering early agent end its episode
-    # while the optimal path takes 13 steps, whose return -13 is the threshold.
+    # while the optimal path takes 13 steps, whose return -13 is the threshold (the paper's own
+    # cliff, default_config_gridworld*.yaml @ 3216697: 50 steps, threshold -20).
     "CliffWalking-v1": _EnvFacts(max_steps=100, solved_reward=-13.0),
-    # gymnasium's 4800 is far above what the paper's agents reach; 3000 is the paper's bar.
+    # gymnasium's 4800 is far above what the paper's agents reach; 3000 is the paper's bar
+    # (default_config_halfcheetah*.yaml @ 3216697).
     # Its info holds position, velocity and the reward parts (the paper's info_dim 4); CliffWalking's
     # constant 'prob' carries no information, so no other env has an info vector.
     "HalfCheetah-v5": _EnvFacts(solved_reward=3000.0,
@@ -70,10 +72,23 @@ def env_info_keys(env_id: str) -> tuple[str, ...]:
     return _ENVS[env_id].info_keys
 
 
-def make_real_env(env_id: str) -> gym.Env:
+@contextlib.contextmanager
+def old_env_ids_expected():
+    """CartPole-v0 is the paper's env; gymnasium marks it as out of date, which is expected here.
+    The filter holds only inside this block (our own gym.make calls), so a user's own envs in the
+    same process keep all of gymnasium's warnings."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is out of date.*")
+        yield
+
+
+def make_real_env(env_id: str, render_mode: str | None = None) -> gym.Env:
     check_env_id(env_id)
     facts = _ENVS[env_id]
-    env = gym.make(env_id, max_episode_steps=facts.max_steps) if facts.max_steps else gym.make(env_id)
+    options = {"max_episode_steps": facts.max_steps} if facts.max_steps else {}
+    options |= {"render_mode": render_mode} if render_mode is not None else {}
+    with old_env_ids_expected():
+        env = gym.make(env_id, **options)
     if isinstance(env.observation_space, gym.spaces.Discrete):
         env = OneHotObservation(env)
     return env

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from envs.real import env_info_keys, make_real_env, real_env_spec
+from envs.real import env_info_keys, make_real_env, old_env_ids_expected, real_env_spec
 
 # Envs whose native vector env keeps its full state equal to the observation, so a member's own
 # seeded start state can be placed into it.
@@ -25,7 +25,8 @@ class RealVecEnv:
         total = self.population * self.episodes
         self.native = env_id in _NATIVE_STATE_IS_OBSERVATION
         if self.native:
-            self.vector = gym.make_vec(env_id, num_envs=total, vectorization_mode="vector_entry_point")
+            with old_env_ids_expected():
+                self.vector = gym.make_vec(env_id, num_envs=total, vectorization_mode="vector_entry_point")
             self.vector.reset(seed=0)
             self.singles = [make_real_env(env_id)]
         else:

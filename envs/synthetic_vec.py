@@ -15,11 +15,17 @@ class SyntheticVecEnv:
     the returned observation is that new start, as in gymnasium's same-step autoreset; the true
     next state is in ``final_obs``. A member whose SE produced NaN or inf is flagged in
     ``nonfinite`` and its values are replaced by zeros so the batch goes on.
+
+    With ``raw_done`` every step also leaves the done net's raw outputs in ``done_values`` (P, B)
+    (0 for inactive members): the value the paper's agents put in their TD target
+    (``synthetic_env.done_in_target: raw``). The returned flags stay thresholded.
     """
 
     def __init__(self, nets: SyntheticEnvNets, spec: RealEnvSpec, sampler: InitialStateSampler,
-                 episodes_per_member: int = 1, autoreset: bool = True):
+                 episodes_per_member: int = 1, autoreset: bool = True, raw_done: bool = False):
         self.nets, self.spec, self.sampler = nets, spec, sampler
+        self.raw_done = raw_done
+        self.done_values: torch.Tensor | None = None
         self.population, self.episodes, self.autoreset = nets.population, episodes_per_member, autoreset
         self.states = torch.zeros(self.population, self.episodes, spec.state_dim)
         self.elapsed = torch.zeros(self.population, self.episodes, dtype=torch.long)
@@ -40,7 +46,10 @@ class SyntheticVecEnv:
         Returns (obs, reward, terminated, truncated, final_obs), each with leading dims (P, B).
         """
         active = torch.ones(self.population, dtype=torch.bool) if active is None else active
-        next_states, rewards, terminated = self.nets(actions, self.states)
+        if self.raw_done:
+            next_states, rewards, terminated = self._step_raw(actions, active)
+        else:
+            next_states, rewards, terminated = self.nets(actions, self.states)
         bad = ~(torch.isfinite(next_states).all(dim=-1) & torch.isfinite(rewards))
         bad_members = bad.any(dim=1) & active
         if bad_members.any():
@@ -57,9 +66,24 @@ class SyntheticVecEnv:
             self._restart_ended(terminated | truncated)
         return self.states.clone(), torch.where(keep, rewards, 0.0), terminated, truncated, final_obs
 
+    def _step_raw(self, actions: torch.Tensor, active: torch.Tensor):
+        """The nets' step with ``done_values`` recorded; a non-finite done output flags its member
+        (it would reach the TD target) and counts as 0."""
+        next_states, rewards, raw = self.nets.raw_outputs(actions, self.states)
+        bad_done = ~torch.isfinite(raw)
+        if bad_done.any():
+            self.nonfinite |= bad_done.any(dim=1) & active
+            raw = torch.nan_to_num(raw, nan=0.0, posinf=0.0, neginf=0.0)
+        self.done_values = torch.where(active[:, None], raw, 0.0)
+        return next_states, rewards, raw > 0.5
+
     def _restart_ended(self, ended: torch.Tensor) -> None:
         for member in torch.nonzero(ended.any(dim=1)).flatten().tolist():
             slots = torch.nonzero(ended[member]).flatten()
             fresh = self.sampler.sample([member], len(slots))[0]
             self.states[member, slots] = torch.from_numpy(np.asarray(fresh))
             self.elapsed[member, slots] = 0
+
+    def close(self) -> None:
+        """Close the sampler's real envs: the SE owns its sampler, as ``RewardVecEnv`` owns its real env."""
+        self.sampler.close()

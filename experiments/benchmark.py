@@ -15,8 +15,7 @@ from pathlib import Path
 import torch
 
 from common.errors import UserError, exits_cleanly_on_user_error
-from experiments.cli import machine_line, make_parser, record_benchmark, setup_logging
-from experiments.learn_env import DEFAULT_CONFIG
+from experiments.cli import DEFAULT_CONFIG, machine_line, make_parser, record_benchmark, setup_logging
 from nes.config import load_config
 from nes.master import NESMaster
 from nes.member_evaluation import evaluate_members

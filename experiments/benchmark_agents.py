@@ -12,11 +12,10 @@ import time
 
 import torch
 
-from agents import AGENTS, make_agent
-from agents.training import train_population
+from agents import AGENTS
+from agents.population import SeedRoles, train_fresh_population
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.rng import derive_seed
-from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
 from experiments.cli import machine_line, make_parser, record_benchmark, setup_logging
 from nes.config import load_config
@@ -43,17 +42,15 @@ def parse_pair(pair: str) -> tuple[str, str]:
 
 
 def train(config, seeds: list[int]):
-    """Train ``seeds`` as one population for the step budget; (test returns, steps, seconds)."""
-    spec = real_env_spec(config.env)
-    agent_config = config.agent_config()
-    agent = make_agent(config.agent, agent_config, spec, [derive_seed(s, 0) for s in seeds])
-    train_env = RealVecEnv(config.env, [derive_seed(s, 1) for s in seeds])
-    test_env = RealVecEnv(config.env, [derive_seed(s, 2) for s in seeds], agent_config.test_episodes)
+    """Train ``seeds`` as one population for the step budget; (test returns, steps, seconds).
+
+    The seconds include building the agents and envs (milliseconds beside the training)."""
+    roles = SeedRoles.of(seeds)
     start = time.perf_counter()
-    result = train_population(agent, train_env, test_env, agent_config, config.protocol, on_synthetic=False)
+    result = train_fresh_population(config.agent, config.agent_config(), config.env, roles,
+                                    RealVecEnv(config.env, roles.train_env), config.protocol,
+                                    on_synthetic=False).result
     seconds = time.perf_counter() - start
-    train_env.close()
-    test_env.close()
     return result.test_return, result.train_steps, seconds
 
 

@@ -1,9 +1,13 @@
 """Shared edges of the entry points: logging, config flags, evaluator flags, run directories."""
 import argparse
+import contextlib
 import json
 import logging
+import math
 import os
 import platform
+import re
+import shutil
 import time
 from pathlib import Path
 
@@ -16,6 +20,8 @@ from nes.config import BACKENDS, Config, load_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "results"
+# learn_env's default run (a CartPole-v0 SE), which the NES benchmarks and slurm_scripts also start from.
+DEFAULT_CONFIG = REPO_ROOT / "default_config" / "cartpole_synthetic_env.yaml"
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -23,6 +29,28 @@ class _ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         raise UserError(message)
+
+
+def finite_float(text: str) -> float:
+    """argparse type of every float option: nan and inf would slip through range checks (every
+    comparison with nan is false) and end in invalid JSON or meaningless results."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+# A name that becomes a file or folder name: nothing that could leave its directory or hide in it.
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+PLAIN_NAME_RULE = "letters, digits, '_', '-' and '.', starting with a letter or digit, at most 100 characters"
+
+
+def check_plain_name(name: str, flag: str) -> None:
+    if not PLAIN_NAME.fullmatch(name):
+        raise UserError(f"{flag} {name!r} is not a usable file name ({PLAIN_NAME_RULE})")
 
 
 def make_parser(description: str, with_config: bool = True) -> argparse.ArgumentParser:
@@ -94,18 +122,47 @@ def run_name(env: str, experiment: str, seed: int) -> str:
     return f"{env}__{experiment}__{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def fresh_run_dir(out: Path | None, name: str) -> Path:
-    """A new, empty run directory; an existing non-empty one is refused rather than overwritten."""
+def fresh_run_dir(out: Path | None, name: str, resumable: bool = False) -> Path:
+    """A new, empty run directory; an existing non-empty one is refused rather than overwritten
+    (with a hint to ``--resume`` it where the command has that flag: ``resumable``)."""
     run_dir = out if out is not None else RESULTS / name
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"--out {run_dir} is a file, not a directory")
     if run_dir.exists() and any(run_dir.iterdir()):
-        raise UserError(f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, or pick another --out")
+        hint = f"pass --resume {run_dir} to continue it, or pick another --out" if resumable else "pick another --out"
+        raise UserError(f"{run_dir} already holds a run or other files; {hint}")
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UserError(f"cannot create run directory {run_dir}: {error.strerror}") from None
     return run_dir
+
+
+@contextlib.contextmanager
+def new_run_dir(out: Path | None, name: str, resumable: bool = False, started=lambda run_dir: False):
+    """``fresh_run_dir`` for the block that starts a run, undone if the block raises a UserError
+    before ``started(run_dir)`` says there is something worth keeping (a checkpoint, a sync dir
+    with results): a failed start leaves nothing behind, so the same command can simply be run
+    again. A directory that existed (empty) before stays, emptied."""
+    existed = (out if out is not None else RESULTS / name).is_dir()
+    run_dir = fresh_run_dir(out, name, resumable)
+    try:
+        yield run_dir
+    except UserError:
+        if not started(run_dir):
+            _remove_run_dir(run_dir, keep_dir=existed)
+        raise
+
+
+def _remove_run_dir(run_dir: Path, keep_dir: bool) -> None:
+    if not keep_dir:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    for child in run_dir.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def machine_line() -> str:

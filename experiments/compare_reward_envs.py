@@ -20,37 +20,30 @@ steps with a 95% t-interval), points.csv (every test of every run), table.txt an
 variant).
 """
 import csv
-import dataclasses
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
-from agents import AGENTS, make_agent
+from agents import AGENTS
 from agents.icm import ICMOptions
-from agents.training import train_population
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_write_text, load_torch_file
-from common.rng import derive_seed
-from common.schema import to_dict
 from envs.real import SUPPORTED_ENVS, check_env_id, real_env_spec
-from envs.real_vec import RealVecEnv
-from envs.reward_env import RewardVecEnv
-from experiments.cli import fresh_run_dir, make_parser, run_name, setup_logging
+from experiments.cli import finite_float, fresh_run_dir, make_parser, run_name, setup_logging
 from experiments.curves import (common_grid, format_table, learning_curve, plot_curves, step_ratio, threshold_summary,
                                 write_curves_csv)
+from experiments.reward_variants import (ICM, PLAIN, RewardModel, label_models, run_seeds, train_variant,
+                                         variant_config)
+from experiments.runs import model_file
 from models.reward_env_nets import RewardEnvNets
 from nes.config import Config, load_config
-from nes.learned_envs import initial_nets
+from nes.learned_envs import initial_nets, nets_from_psi, psi_size
 from nes.master import CHECKPOINT_KIND
 from nes.model_files import load_reward_env
 
-PLAIN, ICM = "plain", "ICM"
-_SEED_TAG = 0xC0
 log = logging.getLogger("compare_reward_envs")
 
 
@@ -66,29 +59,12 @@ def parse_args(argv):
                         "protocol.max_train_steps, 0 meaning the episode cap)")
     parser.add_argument("--no-icm", action="store_true",
                         help="leave out the ICM variant (its curiosity networks cost several times a plain run)")
-    parser.add_argument("--threshold", type=float,
+    parser.add_argument("--threshold", type=finite_float,
                         help="test return the table counts steps to (default: the env's solved threshold)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the runs (default 0)")
     parser.add_argument("--out", type=Path,
                         help="output directory (default: results/<env>__compare_reward_envs__<seed>__<time>)")
     return parser.parse_args(argv)
-
-
-@dataclasses.dataclass
-class RewardModel:
-    path: Path
-    nets: RewardEnvNets
-    config: Config
-    label: str = ""
-
-
-def model_file(path: Path) -> Path:
-    if not path.is_dir():
-        return path
-    for name in ("best.pt", "latest.pt"):
-        if (path / name).is_file():
-            return path / name
-    raise UserError(f"run directory {path} holds neither best.pt nor latest.pt")
 
 
 def rn_from_checkpoint(path: Path, payload: dict) -> tuple[RewardEnvNets, Config]:
@@ -103,11 +79,11 @@ def rn_from_checkpoint(path: Path, payload: dict) -> tuple[RewardEnvNets, Config
         raise UserError(f"checkpoint {path} is from a run that learns a {config.learn}, not a reward network")
     template = initial_nets(config, real_env_spec(config.env), 0)
     psi = payload.get("psi")
-    if not isinstance(psi, torch.Tensor) or tuple(psi.shape) != (template.num_params,):
+    if not isinstance(psi, torch.Tensor) or tuple(psi.shape) != (psi_size(config, template),):
         shape = tuple(psi.shape) if isinstance(psi, torch.Tensor) else type(psi).__name__
         raise UserError(f"checkpoint {path} has psi of shape {shape}; its config's reward network has "
-                        f"{template.num_params} parameters")
-    return template.with_flat(psi[None].float()), config
+                        f"{psi_size(config, template)} parameters")
+    return nets_from_psi(config, template, psi[None].float()), config
 
 
 def load_model(given: Path, env: str) -> RewardModel:
@@ -120,64 +96,6 @@ def load_model(given: Path, env: str) -> RewardModel:
     if config.env != env:
         raise UserError(f"model {path} is a reward network for {config.env}, not for --env {env}")
     return RewardModel(path, nets, config)
-
-
-def label_models(models: list[RewardModel]) -> None:
-    """Label by RN type; a type that appears twice also names the model's folder (and a number
-    if one folder gives it twice)."""
-    for m in models:
-        m.label = m.nets.reward_type
-    for relabel in (lambda m, k: f"{m.label} ({m.path.parent.name})", lambda m, k: f"{m.label} #{k}"):
-        labels = [m.label for m in models]
-        for i, m in enumerate(models):
-            if labels.count(labels[i]) > 1:
-                m.label = relabel(m, labels[:i + 1].count(labels[i]))
-
-
-def variant_config(base: Config, agent: str, args, icm: bool) -> Config:
-    """``base`` with the comparison's agent, budget and protocol: a test after every episode, no stop."""
-    overrides = [f"agent={agent}"]
-    overrides += [f"agents.{agent}.vary_hp=true"] if args.vary_hp else []
-    overrides += [f"protocol.max_train_steps={args.steps}"] if args.steps is not None else []
-    if issubclass(AGENTS[agent].Config, ICMOptions):
-        overrides.append(f"agents.{agent}.icm={str(icm).lower()}")
-    config = load_config(to_dict(base), overrides)
-    protocol = dataclasses.replace(config.protocol, test_every=1, stop_when_solved=False, se_early_out=False)
-    return dataclasses.replace(config, protocol=protocol)
-
-
-def train_variant(label: str, config: Config, seeds: list[int], nets: RewardEnvNets | None) -> dict:
-    """Train one agent per seed with the RN ``nets`` (None: the real reward); every test as a point."""
-    spec = real_env_spec(config.env)
-    agent_config = config.agent_config()
-    agent = make_agent(config.agent, agent_config, spec, [derive_seed(s, 0) for s in seeds])
-    real = RealVecEnv(config.env, [derive_seed(s, 1) for s in seeds])
-    train_env = real if nets is None else RewardVecEnv(
-        real, nets.with_flat(nets.to_flat().repeat(len(seeds), 1)), agent_config.gamma)
-    test_env = RealVecEnv(config.env, [derive_seed(s, 2) for s in seeds], agent_config.test_episodes)
-    points: list[list[tuple[int, float]]] = [[] for _ in seeds]
-    bar = tqdm(total=agent_config.train_episodes, desc=label, unit="ep", dynamic_ncols=True, file=sys.stderr)
-
-    def on_episode(report) -> None:
-        for m in torch.nonzero(report.tested).flatten().tolist():
-            points[m].append((int(train_env.steps_used[m]), float(report.test_returns[m])))
-        bar.update(1)
-
-    start = time.monotonic()
-    try:
-        result = train_population(agent, train_env, test_env, agent_config, config.protocol, on_synthetic=False,
-                                  on_episode=on_episode)
-    finally:
-        bar.close()
-        train_env.close()
-        test_env.close()
-    for m, run in enumerate(points):
-        # A run that hit the step budget gets its final test after the episode loop.
-        final_step, final = int(train_env.steps_used[m]), float(result.test_return[m])
-        if not result.failed[m] and (not run or run[-1][0] != final_step):
-            run.append((final_step, final))
-    return {"points": points, "final_returns": result.test_return.tolist(),
-            "wall_seconds": round(time.monotonic() - start, 2)}
 
 
 def write_points(path: Path, outcomes: dict, seeds: list[int]) -> None:
@@ -210,17 +128,21 @@ def main(argv=None) -> Path:
         raise UserError(f"unknown agent '{agent}'; choose one of {', '.join(sorted(AGENTS))}")
     variants = [(m.label, variant_config(m.config, agent, args, icm=False), m.nets) for m in models]
     variants.append((PLAIN, variant_config(models[0].config, agent, args, icm=False), None))
+    no_icm_reason = None
     if args.no_icm:
-        log.info("no ICM variant: --no-icm")
+        no_icm_reason = "--no-icm"
     elif issubclass(AGENTS[agent].Config, ICMOptions):
         variants.append((ICM, variant_config(models[0].config, agent, args, icm=True), None))
     else:
-        log.info("no ICM variant: agent '%s' has no curiosity option (ddqn, dueling_ddqn, td3 and ppo have)", agent)
+        no_icm_reason = f"agent '{agent}' has no curiosity option (ddqn, dueling_ddqn, td3 and ppo have)"
     torch.set_num_threads(models[0].config.evaluator.threads)
     out_dir = fresh_run_dir(args.out, run_name(args.env, "compare_reward_envs", args.seed))
+    # Logged only now: a bad --out is the one line a bad input gets.
+    if no_icm_reason:
+        log.info("no ICM variant: %s", no_icm_reason)
 
     threshold = real_env_spec(args.env).solved_reward if args.threshold is None else args.threshold
-    seeds = [derive_seed(args.seed, run, _SEED_TAG) for run in range(args.runs)]
+    seeds = run_seeds(args.seed, args.runs)
     outcomes = {}
     for label, config, nets in variants:
         outcomes[label] = train_variant(label, config, seeds, nets)

@@ -8,7 +8,8 @@
 No real-env interaction happens while training on an SE: agents stop by the SE early-out rule or
 their episode cap. ``--baseline`` also trains as many agents on the real env (stopping once the
 mean return of their last ``early_out_num`` training episodes reaches the threshold, the paper's
-real-env rule) and reports the ratio of median training steps.
+real-env rule: env_solved in agents/base_agent.py @ 3216697) and reports the ratio of median
+training steps.
 
 The first form evaluates one model and writes evaluation.json. The second takes N models (files,
 learn_env run directories, or folders of them such as zoo/) and trains M agents on each; it writes
@@ -36,13 +37,13 @@ from agents import AGENTS
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_write_text
 from common.rng import derive_seed
-from common.schema import to_dict
 from envs.real import real_env_spec
-from experiments.cli import (add_evaluator_flags, agent_config_overrides, evaluator_overrides, fresh_run_dir,
-                             make_parser, run_name, setup_logging)
-from experiments.evaluation import CSV_COLUMNS, REAL, Run, evaluate_runs
+from experiments.cli import (add_evaluator_flags, agent_config_overrides, evaluator_overrides, make_parser,
+                             new_run_dir, run_name, setup_logging)
+from experiments.evaluation import CSV_COLUMNS, REAL, Run, evaluate_runs, model_runs
 from nes.config import EvaluatorConfig, load_config
-from nes.model_files import SE_KIND, find_model_files, load_model, load_synthetic_env, model_label
+from nes.evaluators import check_evaluator_inputs
+from nes.model_files import config_with_overrides, load_synthetic_env
 
 log = logging.getLogger("evaluate_env")
 
@@ -68,6 +69,11 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def holds_worker_results(out_dir: Path) -> bool:
+    """A files backend's default sync dir may hold results a restarted master reuses: kept."""
+    return (out_dir / "sync").is_dir()
+
+
 def resolve_model(path: Path) -> Path:
     return path / "best.pt" if path.is_dir() else path
 
@@ -76,7 +82,9 @@ def evaluator_config(args) -> EvaluatorConfig:
     """The evaluator section from ``--set evaluator.*`` and the flags, validated (a model's saved
     one says how it was learned, not how to evaluate it)."""
     own = [assignment for assignment in args.overrides if assignment.startswith("evaluator.")]
-    return load_config(None, own + evaluator_overrides(args)).evaluator
+    evaluator = load_config(None, own + evaluator_overrides(args)).evaluator
+    check_evaluator_inputs(evaluator)
+    return evaluator
 
 
 def side_records(rows: list[dict], threshold: float) -> tuple[list[dict], float]:
@@ -120,14 +128,15 @@ def main(argv=None):
         return evaluate_many(args, evaluator)
     model_path = resolve_model(args.model)
     nets, config = load_synthetic_env(model_path)
-    config = load_config(to_dict(config), [f"agent={args.agent}", *args.overrides])
+    config = config_with_overrides(config, [f"agent={args.agent}", *args.overrides], model_path)
     torch.set_num_threads(evaluator.threads)
-    out_dir = fresh_run_dir(args.out, run_name(config.env, "evaluate_env", args.seed))
     threshold = real_env_spec(config.env).solved_reward
     seeds = [derive_seed(args.seed, run, 0xE7A1) for run in range(args.runs)]
     planned = [Run("SE", config, run, s, nets) for run, s in enumerate(seeds)]
     planned += [Run(REAL, config, run, s + 1) for run, s in enumerate(seeds)] if args.baseline else []
-    trained = evaluate_runs(planned, evaluator, out_dir)
+    name = run_name(config.env, "evaluate_env", args.seed)
+    with new_run_dir(args.out, name, started=holds_worker_results) as out_dir:
+        trained = evaluate_runs(planned, evaluator, out_dir)
     se_records, se_wall = side_records(trained[:args.runs], threshold)
     report = {"model": str(model_path), "env": config.env, "agent": args.agent, "seed": args.seed,
               "synthetic": {"summary": summarise(se_records, threshold), "wall_seconds": round(se_wall, 2),
@@ -145,28 +154,6 @@ def main(argv=None):
     if args.baseline and report["step_ratio_real_over_se"]:
         print(f"median training steps: real env / SE = {report['step_ratio_real_over_se']:.2f}")
     print(out_dir)
-
-
-def model_runs(paths, agent: str, runs: int, seed: int, vary_hp: bool, overrides=(), baseline: bool = False) -> list[Run]:
-    """``runs`` agents on each SE in ``paths`` (the same seeds for every model) and, with
-    ``baseline``, ``runs`` agents on each env's real env (configured like that env's first model)."""
-    planned, first_config = [], {}
-    seeds = [derive_seed(seed, run, 0xE7A1) for run in range(runs)]
-    extra = [f"agent={agent}", f"agents.{agent}.vary_hp={str(vary_hp).lower()}", *overrides]
-    for path in find_model_files(paths):
-        kind, nets, config = load_model(path)
-        if kind != SE_KIND:
-            continue  # a folder may hold reward networks too (zoo/CartPole-v0); they have no SE to train on
-        config = load_config(to_dict(config), extra)
-        first_config.setdefault(config.env, config)
-        planned += [Run(model_label(path), config, run, s, nets) for run, s in enumerate(seeds)]
-    if not first_config:
-        raise UserError(f"no synthetic environments in {', '.join(map(str, paths))}")
-    if baseline:
-        real_seeds = [derive_seed(seed, run, 0xBA5E) for run in range(runs)]
-        for config in first_config.values():
-            planned += [Run(REAL, config, run, s) for run, s in enumerate(real_seeds)]
-    return planned
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
@@ -194,12 +181,13 @@ def summary_table(rows: list[dict]) -> str:
 def evaluate_many(args, evaluator: EvaluatorConfig) -> Path:
     planned = model_runs(args.models, args.agent, args.runs, args.seed, args.vary_hp, args.overrides, args.baseline)
     envs = sorted({run.config.env for run in planned})
-    out_dir = fresh_run_dir(args.out, run_name("+".join(envs), "evaluate_env", args.seed))
-    log.info("%d training runs (%d models x %d agents%s), %s backend", len(planned),
-             len({r.model for r in planned if r.nets is not None}), args.runs,
-             " + real-env baseline" if args.baseline else "", evaluator.backend)
     torch.set_num_threads(evaluator.threads)
-    rows = evaluate_runs(planned, evaluator, out_dir)
+    with new_run_dir(args.out, run_name("+".join(envs), "evaluate_env", args.seed),
+                     started=holds_worker_results) as out_dir:
+        log.info("%d training runs (%d models x %d agents%s), %s backend", len(planned),
+                 len({r.model for r in planned if r.nets is not None}), args.runs,
+                 " + real-env baseline" if args.baseline else "", evaluator.backend)
+        rows = evaluate_runs(planned, evaluator, out_dir)
     write_rows(out_dir / "evaluation.csv", rows)
     text = summary_table(rows)
     atomic_write_text(out_dir / "summary.txt", text + "\n")

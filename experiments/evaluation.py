@@ -4,7 +4,7 @@ the real env; one tidy row per training run.
 A ``Run`` is one agent training: on the SE ``nets`` (no real-env interaction while training; the
 agent stops by the SE early-out rule or its episode cap) or, with ``nets=None``, on the real env
 (stopping once its mean training return over the last ``early_out_num`` episodes reaches the env's
-threshold: the paper's real-env protocol; ``nes/fixed_env_training.py``). Runs that share one config
+threshold: the paper's real-env protocol, see ``nes/fixed_env_training.py``). Runs that share one config
 (env, agent and its hyperparameters, protocol, SE architecture) form a group: its runs become the
 fixed-env tasks (``nes/tasks.py``) of one run id, and an evaluator backend made from that config
 (``nes/evaluators``) runs them. So a group is one batched population with the ``batched`` backend
@@ -12,6 +12,8 @@ fixed-env tasks (``nes/tasks.py``) of one run id, and an evaluator backend made 
 spreads over worker processes, a Dask cluster, or ``experiments.worker`` processes (a SLURM array)
 over a sync directory with the others. Every backend gives the same rows except ``wall_seconds``,
 because every run's randomness comes from its own seed.
+
+``model_runs`` plans the runs of many models (evaluate_env, and slurm_scripts checking a layout).
 """
 import dataclasses
 import hashlib
@@ -20,11 +22,14 @@ import logging
 import math
 from pathlib import Path
 
+from common.errors import UserError
+from common.rng import derive_seed
 from envs.real import real_env_spec
 from models.synthetic_env_nets import SyntheticEnvNets
 from nes.config import Config, EvaluatorConfig
 from nes.evaluators import make_evaluator
 from nes.learned_envs import initial_nets
+from nes.model_files import SE_KIND, config_with_overrides, find_model_files, load_model, model_label
 from nes.tasks import FixedEnvResult, FixedEnvTask
 
 log = logging.getLogger(__name__)
@@ -63,6 +68,28 @@ class Run:
         if self.nets.population != 1 or psi.numel() != expected:
             raise ValueError(f"run of {self.model}: its SE is not one SE of its config's synthetic_env shape")
         return psi
+
+
+def model_runs(paths, agent: str, runs: int, seed: int, vary_hp: bool, overrides=(), baseline: bool = False) -> list[Run]:
+    """``runs`` agents on each SE in ``paths`` (the same seeds for every model) and, with
+    ``baseline``, ``runs`` agents on each env's real env (configured like that env's first model)."""
+    planned, first_config = [], {}
+    seeds = [derive_seed(seed, run, 0xE7A1) for run in range(runs)]
+    extra = [f"agent={agent}", f"agents.{agent}.vary_hp={str(vary_hp).lower()}", *overrides]
+    for path in find_model_files(paths):
+        kind, nets, config = load_model(path)
+        if kind != SE_KIND:
+            continue  # a folder may hold reward networks too (zoo/CartPole-v0); they have no SE to train on
+        config = config_with_overrides(config, extra, path)
+        first_config.setdefault(config.env, config)
+        planned += [Run(model_label(path), config, run, s, nets) for run, s in enumerate(seeds)]
+    if not first_config:
+        raise UserError(f"no synthetic environments in {', '.join(map(str, paths))}")
+    if baseline:
+        real_seeds = [derive_seed(seed, run, 0xBA5E) for run in range(runs)]
+        for config in first_config.values():
+            planned += [Run(REAL, config, run, s) for run, s in enumerate(real_seeds)]
+    return planned
 
 
 def evaluate_runs(runs: list[Run], evaluator: EvaluatorConfig | None = None, out_dir: Path | None = None) -> list[dict]:

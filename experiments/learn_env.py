@@ -6,8 +6,6 @@
 Writes a run directory (config.yaml, metrics.csv, latest.pt, best.pt, summary.json, tensorboard/)
 and prints its path as the last line.
 """
-import csv
-import io
 import json
 import logging
 import sys
@@ -16,14 +14,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from common.errors import UserError, exits_cleanly_on_user_error
-from common.files import atomic_write_text, load_torch_file
-from experiments.cli import (REPO_ROOT, add_config_flags, add_evaluator_flags, config_from_args, evaluator_overrides,
-                             fresh_run_dir, make_parser, run_name, setup_logging)
+from common.files import atomic_write_csv, atomic_write_text, load_torch_file
+from experiments.cli import (DEFAULT_CONFIG, add_config_flags, add_evaluator_flags, config_from_args,
+                             evaluator_overrides, make_parser, new_run_dir, run_name, setup_logging)
 from nes.config import load_config, save_config
-from nes.evaluators import make_evaluator
+from nes.evaluators import check_evaluator_inputs, make_evaluator
 from nes.master import CHECKPOINT_KIND, NESMaster, initial_state, state_from_checkpoint
 
-DEFAULT_CONFIG = REPO_ROOT / "default_config" / "cartpole_synthetic_env.yaml"
 # What may change when a run is resumed: how it is computed and how long it goes on, not what it is.
 RESUMABLE_CHANGES = ("evaluator.", "nes.max_iterations", "nes.quit_when_solved")
 
@@ -58,16 +55,6 @@ def load_resume(args):
     return run_dir, payload, load_config(payload["config"], overrides)
 
 
-def write_metrics(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        return
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(path, buffer.getvalue())
-
-
 class TensorBoardHook:
     def __init__(self, run_dir: Path):
         from torch.utils.tensorboard import SummaryWriter
@@ -86,24 +73,35 @@ def main(argv=None) -> Path:
     setup_logging()
     if args.resume is not None:
         run_dir, payload, config = load_resume(args)
-        run_id, state = payload["run_id"], state_from_checkpoint(payload)
-    else:
-        config = config_from_args(args, evaluator_overrides(args))
-        state = initial_state(config)
-        run_id = run_name(config.env, "learn_env", config.seed)
-        run_dir = fresh_run_dir(args.out, run_id)
-    save_config(config, run_dir / "config.yaml")
+        check_evaluator_inputs(config.evaluator)
+        return run(config, payload["run_id"], state_from_checkpoint(payload), run_dir)
+    config = config_from_args(args, evaluator_overrides(args))
+    check_evaluator_inputs(config.evaluator)
+    state = initial_state(config)
+    run_id = run_name(config.env, "learn_env", config.seed)
+    # A start that fails before the first checkpoint (a bad sync dir, an unreachable scheduler)
+    # leaves no run directory behind, so the same command can be run again.
+    with new_run_dir(args.out, run_id, resumable=True, started=lambda d: (d / "latest.pt").exists()) as run_dir:
+        return run(config, run_id, state, run_dir)
+
+
+def run(config, run_id: str, state, run_dir: Path) -> Path:
+    """Run (or go on with) NES in ``run_dir``; prints and returns the run directory."""
+    # The backend starts first: one that cannot (a bad sync dir, an unreachable scheduler) must not
+    # have overwritten a resumed run's config.
     evaluator = make_evaluator(config, run_dir)
+    save_config(config, run_dir / "config.yaml")
     master = NESMaster(config, evaluator, run_dir, run_id, state)
     bar = tqdm(total=config.nes.max_iterations, initial=master.state.iteration, desc="NES", unit="it",
                dynamic_ncols=True, file=sys.stderr)
 
     def progress(row, state):
         bar.update(1)
+        # The strategy's own health figures (e.g. sigma_mean, step_norm) follow the scores.
         bar.set_postfix(mean_orig=f"{row['mean_score_orig']:.1f}", best=f"{row['max_score']:.1f}",
-                        solved=state.solved)
+                        solved=state.solved, **{name: f"{row[name]:.3g}" for name in master.strategy.health_names})
 
-    master.hooks += [lambda row, state: write_metrics(run_dir / "metrics.csv", state.metrics),
+    master.hooks += [lambda row, state: atomic_write_csv(run_dir / "metrics.csv", state.metrics),
                      TensorBoardHook(run_dir), progress]
     try:
         final = master.run()

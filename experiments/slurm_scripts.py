@@ -26,18 +26,22 @@ every job runs in DIR and every path in the scripts is relative to it (``sync/``
 sweep task that is submitted again resumes its run from its ``latest.pt``; an evaluate master
 submitted again reuses the results its workers wrote to ``sync/`` for the group of runs it was on.
 """
+import dataclasses
 import re
 import shlex
 import shutil
 import sys
 from pathlib import Path
 
+import yaml
+
+from common.config_files import read_yaml
 from common.errors import UserError, exits_cleanly_on_user_error
-from experiments.cli import REPO_ROOT, RESULTS, add_config_flags, config_from_args, make_parser, run_name
+from experiments.cli import (DEFAULT_CONFIG, REPO_ROOT, RESULTS, add_config_flags, config_from_args, finite_float,
+                             make_parser, run_name)
 from nes.config import EvaluatorConfig, save_config
 from nes.model_files import find_model_files, model_label
 
-DEFAULT_CONFIG = REPO_ROOT / "default_config" / "cartpole_synthetic_env.yaml"
 LAYOUTS = ("nes", "bohb", "sweep", "evaluate")
 TIME_PATTERN = re.compile(r"^(\d+-)?\d{1,3}:\d{2}:\d{2}$")
 MEM_PATTERN = re.compile(r"^\d+[KMGT]?$")
@@ -112,7 +116,7 @@ def parse_args(argv):
     parser.add_argument("--time", default="24:00:00", help="time limit of every job ([D-]HH:MM:SS)")
     parser.add_argument("--partition", help="SLURM partition (default: the cluster's default)")
     parser.add_argument("--mem", help="memory per job, e.g. 4G (default: the cluster's default)")
-    parser.add_argument("--idle-exit", type=float,
+    parser.add_argument("--idle-exit", type=finite_float,
                         help="seconds a worker waits without work before it exits "
                              "(default: evaluator.worker_idle_exit)")
     return parser.parse_args(argv)
@@ -235,7 +239,7 @@ python -m experiments.worker --sync-dir sync --stop
 def checked_models(args) -> dict[str, Path]:
     """The model files by label, checked here once: they, --agent and --set must make a valid evaluation."""
     from agents import AGENTS  # torch and the agents: only this layout needs them
-    from experiments.evaluate_env import model_runs
+    from experiments.evaluation import model_runs
 
     if args.agent not in AGENTS:
         raise UserError(f"unknown agent '{args.agent}'; choose one of {', '.join(sorted(AGENTS))}")
@@ -246,6 +250,49 @@ def checked_models(args) -> dict[str, Path]:
     if twice:
         raise UserError(f"two models are named {twice[0]!r}; give each a distinct file or run directory name")
     return dict(zip(labels, paths))
+
+
+# What the BOHB workers' NES masters add to every sample's config (see bohb_layout).
+BOHB_WORKER_SETS = ("evaluator.backend=files", "evaluator.sync_dir=sync", "evaluator.workers=0")
+
+
+def checked_space(args, destination: Path) -> str:
+    """The space file's text for ``destination``, checked as the BOHB master and workers will read
+    it there (a relative base_config becomes absolute: the jobs run in the layout directory), with
+    the layout's --set and the workers' evaluator keys."""
+    from tuning.space import SearchSpace  # ConfigSpace: only this layout needs it
+
+    data, text = read_yaml(args.space), args.space.read_text()
+    space = SearchSpace(data, str(args.space))
+    if space.base_config is not None and not _same_base_config(SearchSpace, data, destination, space.base_config):
+        data = {**data, "base_config": str(space.base_config.resolve())}
+        text = yaml.safe_dump(data, sort_keys=False)
+        space = SearchSpace(data, str(args.space))
+    defaults = {name: hp.default_value for name, hp in space.configspace(0).items()}
+    space.config(defaults, space.budget.max, [*args.overrides, *BOHB_WORKER_SETS])
+    return text
+
+
+def _same_base_config(space_class, data: dict, destination: Path, base: Path) -> bool:
+    """Whether the space, read from ``destination``, finds the same base config file."""
+    try:
+        return space_class(data, str(destination)).base_config.resolve() == base.resolve()
+    except UserError:
+        return False
+
+
+def checked_config(args):
+    """The nes and sweep layouts' config, checked as their ``learn_env`` jobs will start from it:
+    its init model loads, and a relative ``nes.init_model`` becomes absolute (the jobs run in the
+    layout directory)."""
+    from nes.master import initial_state  # torch: only these layouts need it
+
+    config = config_from_args(args)
+    if config.nes.init_model:
+        init_model = str(Path(config.nes.init_model).resolve())
+        config = dataclasses.replace(config, nes=dataclasses.replace(config.nes, init_model=init_model))
+    initial_state(config)
+    return config
 
 
 def evaluate_layout(args) -> dict[str, str]:
@@ -282,8 +329,10 @@ def main(argv=None) -> Path:
             raise UserError("the bohb layout takes its base config from the space's base_config; "
                             "give --set overrides instead of --config")
         args.idle_exit = args.idle_exit or EvaluatorConfig().worker_idle_exit
-        directory = layout_dir(args.out, run_name(args.space.stem, "slurm_bohb", args.seed or 0))
-        shutil.copyfile(args.space, directory / "space.yaml")
+        name = run_name(args.space.stem, "slurm_bohb", args.seed or 0)
+        space_text = checked_space(args, (args.out if args.out is not None else RESULTS / name) / "space.yaml")
+        directory = layout_dir(args.out, name)
+        (directory / "space.yaml").write_text(space_text)
     elif args.layout == "evaluate":
         args.idle_exit = args.idle_exit or EvaluatorConfig().worker_idle_exit
         models = checked_models(args)
@@ -293,7 +342,7 @@ def main(argv=None) -> Path:
             shutil.copyfile(path, directory / "models" / f"{label}.pt")
     else:
         args.config = args.config or DEFAULT_CONFIG
-        config = config_from_args(args)
+        config = checked_config(args)
         args.idle_exit = args.idle_exit or config.evaluator.worker_idle_exit
         directory = layout_dir(args.out, run_name(config.env, f"slurm_{args.layout}", config.seed))
         save_config(config, directory / "config.yaml")

@@ -19,8 +19,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from agents import AGENTS, make_agent
-from agents.training import EpisodeReport, train_population
+from agents import AGENTS
+from agents.population import SeedRoles, train_fresh_population
+from agents.training import EpisodeReport
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_torch_save, atomic_write_text
 from common.rng import derive_seed
@@ -117,9 +118,7 @@ def main(argv=None) -> Path:
     spec = real_env_spec(config.env)
     agent_config = config.agent_config()
     seeds = [derive_seed(config.seed, member) for member in range(args.population)]
-    agent = make_agent(config.agent, agent_config, spec, [derive_seed(s, 0) for s in seeds])
-    train_env = RealVecEnv(config.env, [derive_seed(s, 1) for s in seeds])
-    test_env = RealVecEnv(config.env, [derive_seed(s, 2) for s in seeds], agent_config.test_episodes)
+    roles = SeedRoles.of(seeds)
     metrics = MetricsWriter(run_dir / "metrics.csv")
     bar = tqdm(total=agent_config.train_episodes, desc=f"{config.agent} on {config.env}", unit="ep",
                dynamic_ncols=True, file=sys.stderr)
@@ -134,15 +133,14 @@ def main(argv=None) -> Path:
 
     start = time.monotonic()
     try:
-        result = train_population(agent, train_env, test_env, agent_config, config.protocol, on_synthetic=False,
-                                  on_episode=on_episode)
+        trained = train_fresh_population(config.agent, agent_config, config.env, roles,
+                                         RealVecEnv(config.env, roles.train_env), config.protocol, on_synthetic=False,
+                                         on_episode=on_episode)
     finally:
         bar.close()
         metrics.close()
-        train_env.close()
-        test_env.close()
     wall = time.monotonic() - start
-    members = member_summaries(result, metrics.first_solved, seeds)
+    members = member_summaries(trained.result, metrics.first_solved, seeds)
     solved_steps = [m["first_solved_steps"] for m in members if m["first_solved_steps"] is not None]
     summary = {"env": config.env, "agent": config.agent, "population": args.population, "seed": config.seed,
                "threshold": spec.solved_reward, "wall_seconds": round(wall, 2),
@@ -152,7 +150,7 @@ def main(argv=None) -> Path:
                "members": members,
                "paths": {"run_dir": str(run_dir), "config": str(run_dir / "config.yaml"),
                          "metrics": str(run_dir / "metrics.csv"),
-                         "agents": save_agents(agent, config, run_dir, seeds)}}
+                         "agents": save_agents(trained.agent, config, run_dir, seeds)}}
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     log.info("median test return %.1f; %d of %d reached %.0f", summary["median_test_return"], len(solved_steps),
              len(members), spec.solved_reward)

@@ -15,11 +15,12 @@ losses.png and analysis.json; prints the run directory last.
 """
 import json
 import logging
+import socket
 import sys
 from pathlib import Path
 
 from common.errors import UserError, exits_cleanly_on_user_error
-from experiments.cli import fresh_run_dir, make_parser, run_name, setup_logging
+from experiments.cli import finite_float, fresh_run_dir, make_parser, run_name, setup_logging
 from tuning.analysis import analyze, format_summary
 from tuning.runner import SessionStopped, TuneSettings, run_session
 from tuning.space import SearchSpace
@@ -38,9 +39,9 @@ def parse_args(argv):
                         help="1: one worker in this process; K >= 2: K worker processes; 0: external workers only")
     parser.add_argument("--external-workers", type=int, default=0,
                         help="with --workers 0: wait for this many workers started with --worker (SLURM)")
-    parser.add_argument("--min-budget", type=float, help="smallest budget (default: the space's)")
-    parser.add_argument("--max-budget", type=float, help="largest budget (default: the space's)")
-    parser.add_argument("--eta", type=float, help="successive-halving factor (default: the space's)")
+    parser.add_argument("--min-budget", type=finite_float, help="smallest budget (default: the space's)")
+    parser.add_argument("--max-budget", type=finite_float, help="largest budget (default: the space's)")
+    parser.add_argument("--eta", type=finite_float, help="successive-halving factor (default: the space's)")
     parser.add_argument("--out", type=Path, help="run directory (default: results/<space>__tune__<seed>__<time>)")
     parser.add_argument("--resume", type=Path, metavar="DIR", help="continue the tune run in DIR, warm-started")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -51,7 +52,7 @@ def parse_args(argv):
     parser.add_argument("--host", default="127.0.0.1",
                         help="address the nameserver and master listen on (a reachable one for multi-node runs)")
     parser.add_argument("--worker", action="store_true", help="be one BOHB worker of the run in --out")
-    parser.add_argument("--wait", type=float, default=300, help="--worker: seconds to wait for the master")
+    parser.add_argument("--wait", type=finite_float, default=300, help="--worker: seconds to wait for the master")
     parser.add_argument("--analyze", type=Path, metavar="DIR", help="print the incumbent of DIR and write its files")
     return parser.parse_args(argv)
 
@@ -67,6 +68,17 @@ def check_counts(args) -> None:
         raise UserError("--external-workers needs --workers 0")
     if args.ping_interval < 1:
         raise UserError("--ping-interval must be >= 1 second")
+
+
+def check_host(host: str) -> None:
+    """The nameserver and master listen on ``host``: an address this machine cannot listen on is a
+    one-line error before the run directory is made, not a socket traceback after."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, 0))
+    except (OSError, UnicodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise UserError(f"--host {host!r}: this machine cannot listen there ({reason})") from None
 
 
 def fresh_space(args) -> SearchSpace:
@@ -106,9 +118,12 @@ def main(argv=None) -> Path | None:
     if args.worker:
         if args.out is None:
             raise UserError("--worker needs --out DIR, the tune run directory")
+        if args.wait < 0:
+            raise UserError(f"--wait must be >= 0 seconds, got {args.wait:g}")
         run_worker(args.out, args.overrides, args.wait)
         return None
     check_counts(args)
+    check_host(args.host)
     if args.resume is not None:
         space, overrides = resumed_space(args)
         run_dir = args.resume
@@ -117,7 +132,7 @@ def main(argv=None) -> Path | None:
         overrides = list(args.overrides)
         # Every sample's config is checked once here, so a bad --set fails before any run starts.
         space.config({name: hp.default_value for name, hp in space.configspace(0).items()}, space.budget.max, overrides)
-        run_dir = fresh_run_dir(args.out, run_name(args.space.stem, "tune", args.seed))
+        run_dir = fresh_run_dir(args.out, run_name(args.space.stem, "tune", args.seed), resumable=True)
     settings = TuneSettings(iterations=args.iterations, workers=args.workers, external_workers=args.external_workers,
                             seed=args.seed, ping_interval=args.ping_interval, host=args.host, overrides=overrides)
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from common.errors import UserError, exits_cleanly_on_user_error
-from experiments.cli import make_parser, setup_logging
+from experiments.cli import check_plain_name, finite_float, make_parser, setup_logging
 from nes.config import EvaluatorConfig
 from nes.file_worker import FileWorker, check_sync_dir, request_stop
 
@@ -26,7 +26,7 @@ log = logging.getLogger("worker")
 def parse_args(argv):
     parser = make_parser(__doc__, with_config=False)
     parser.add_argument("--sync-dir", type=Path, required=True, help="the sync directory shared with the masters")
-    parser.add_argument("--idle-exit", type=float, default=EvaluatorConfig().worker_idle_exit,
+    parser.add_argument("--idle-exit", type=finite_float, default=EvaluatorConfig().worker_idle_exit,
                         help="exit after this many seconds without a task (default %(default)s)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--batch", type=int, default=0,
@@ -39,8 +39,8 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.idle_exit < 0 or args.threads < 1 or args.batch < 0:
         raise UserError("--idle-exit and --batch must be >= 0, --threads >= 1")
-    if args.name is not None and (not args.name or "/" in args.name or args.name.startswith(".")):
-        raise UserError(f"--name {args.name!r} is not a usable file name")
+    if args.name is not None:
+        check_plain_name(args.name, "--name")
     return args
 
 

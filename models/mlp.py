@@ -1,7 +1,9 @@
 """MLPs in the paper's layout, single and population-batched.
 
 ``build_mlp`` gives ``nn.Sequential(Linear, act, Linear, act, ..., Linear)``, the layout of the
-paper's published state dicts (a PReLU adds ``.<i>.weight`` with one parameter).
+paper's published state dicts (a PReLU adds ``.<i>.weight`` with one parameter). Since dee1e90 the
+paper's build_nn_from_config (models/model_utils.py @ 3216697) puts an nn.Identity norm before each
+activation after the first, which shifts the later indices of networks with 2+ hidden layers.
 ``PopulationMLP`` holds the same networks for P members with a leading population dimension and
 runs one batched matmul per layer for all of them.
 """
@@ -184,25 +186,30 @@ class PopulationMLP:
         return PopulationMLP(pick(self.weights), pick(self.biases), pick(self.slopes), self.activation)
 
     # --- flat vectors: NES works on one vector psi per member --------------------------------
-    def _flat_order(self) -> list[torch.Tensor]:
+    # ``include_slopes=False`` leaves the PReLU slopes out of the vector (and untouched by
+    # ``load_flat``): the paper's NES evolves the nn.Linear weights and biases only.
+    def _flat_order(self, include_slopes: bool = True) -> list[torch.Tensor]:
         """Parameters in the state-dict order of ``build_mlp`` (weights as nn.Linear's (out, in))."""
         order = []
         for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
             order += [w.transpose(1, 2), b]
-            if layer < len(self.slopes):
+            if include_slopes and layer < len(self.slopes):
                 order.append(self.slopes[layer])
         return order
 
     @property
     def num_params(self) -> int:
-        return sum(t[0].numel() for t in self._flat_order())
+        return self.flat_size()
 
-    def to_flat(self) -> torch.Tensor:
+    def flat_size(self, include_slopes: bool = True) -> int:
+        return sum(t[0].numel() for t in self._flat_order(include_slopes))
+
+    def to_flat(self, include_slopes: bool = True) -> torch.Tensor:
         """(P, D) flat parameter vectors."""
-        return torch.cat([t.detach().reshape(self.population, -1) for t in self._flat_order()], dim=1)
+        return torch.cat([t.detach().reshape(self.population, -1) for t in self._flat_order(include_slopes)], dim=1)
 
-    def load_flat(self, flat: torch.Tensor) -> None:
-        """Overwrite all parameters from (P, D) flat vectors."""
+    def load_flat(self, flat: torch.Tensor, include_slopes: bool = True) -> None:
+        """Overwrite the parameters of ``to_flat(include_slopes)`` from (P, D) flat vectors."""
         offset = 0
         for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
             out_in = w.shape[2] * w.shape[1]
@@ -210,7 +217,7 @@ class PopulationMLP:
             offset += out_in
             b.data.copy_(flat[:, offset:offset + b.shape[2]].reshape(b.shape))
             offset += b.shape[2]
-            if layer < len(self.slopes):
+            if include_slopes and layer < len(self.slopes):
                 self.slopes[layer].data.copy_(flat[:, offset:offset + 1].reshape(-1, 1, 1))
                 offset += 1
 

@@ -1,7 +1,7 @@
 """Reward networks (RNs) for a population: the reward an agent sees on the real env.
 
-The paper's reward types (Ferreira et al. 2022; ``envs/reward_env.py`` of their code), for a real
-transition (s, a, r, s', info) and the agent's discount gamma:
+The paper's reward types (Ferreira et al. 2022; ``envs/reward_env.py`` @ 3216697 of their code),
+for a real transition (s, a, r, s', info) and the agent's discount gamma:
 
 ====  ===========================  =========================================
 code  name                         reward the agent sees
@@ -21,11 +21,12 @@ code  name                         reward the agent sees
 
 As in the paper's code: Phi and f are MLPs that read the state only (one-hot for a discrete
 state), never the action; ``info`` is the info vector of this step (s -> s'), appended to both s
-and s'; w starts at zero. Phi of the next state is used as it is even when s' is terminal, so an
+and s'. Phi of the next state is used as it is even when s' is terminal, so an
 exclusive potential reward over an episode s_0 .. s_T telescopes, discounted, to
 gamma^T Phi(s_T) - Phi(s_0).
 
-Departures: type 0 has no parameters here (the paper gives it an unused one-input network);
+Departures: w starts at zero (the paper's is a bias-free nn.Linear with its default random init);
+type 0 has no parameters here (the paper gives it an unused one-input network);
 a PReLU network has one slope per hidden layer (the paper shares one slope across layers), as
 our SE networks do.
 """
@@ -157,27 +158,34 @@ class RewardEnvNets:
         return env_rewards.float() + shaping if is_additive(kind) else shaping
 
     # --- flat vectors: NES works on one vector psi per member --------------------------------
-    def to_flat(self) -> torch.Tensor:
-        """(P, D): psi (the MLP in build_mlp's state-dict order, or w)."""
+    def flat_size(self, include_slopes: bool = True) -> int:
         if self.net is not None:
-            return self.net.to_flat()
+            return self.net.flat_size(include_slopes)
+        return self.info_dim if self.weights is not None else 0
+
+    def to_flat(self, include_slopes: bool = True) -> torch.Tensor:
+        """(P, D): psi (the MLP in build_mlp's state-dict order, without PReLU slopes for
+        ``include_slopes`` False; or w)."""
+        if self.net is not None:
+            return self.net.to_flat(include_slopes)
         if self.weights is not None:
             return self.weights.clone()
         return torch.zeros(self.population, 0)
 
-    def load_flat(self, flat: torch.Tensor) -> None:
+    def load_flat(self, flat: torch.Tensor, include_slopes: bool = True) -> None:
         if self.net is not None:
-            self.net.load_flat(flat)
+            self.net.load_flat(flat, include_slopes)
         elif self.weights is not None:
             self.weights.copy_(flat)
 
-    def with_flat(self, flat: torch.Tensor) -> "RewardEnvNets":
-        """A new population of this type and architecture whose members have parameters ``flat`` (P', D)."""
+    def with_flat(self, flat: torch.Tensor, include_slopes: bool = True) -> "RewardEnvNets":
+        """A new population of this type and architecture whose members have parameters ``flat`` (P', D)
+        (the slopes of this population's member 0 where ``flat`` leaves them out)."""
         count = flat.shape[0]
         net = self.net.select([0] * count) if self.net is not None else None
         weights = torch.zeros(count, self.info_dim) if self.weights is not None else None
         clone = RewardEnvNets(self.reward_type, count, self.state_dim, self.info_dim, net, weights)
-        clone.load_flat(flat)
+        clone.load_flat(flat, include_slopes)
         return clone
 
     # --- single-network layout (the paper's RewardEnv keys, ``env.reward_net...``) ------------

@@ -43,28 +43,38 @@ class SyntheticEnvNets:
     @torch.no_grad()
     def __call__(self, actions: torch.Tensor, states: torch.Tensor):
         """Next states (P, N, S), rewards (P, N) and done flags (P, N) (output > 0.5)."""
+        next_states, rewards, raw_dones = self.raw_outputs(actions, states)
+        return next_states, rewards, raw_dones > 0.5
+
+    @torch.no_grad()
+    def raw_outputs(self, actions: torch.Tensor, states: torch.Tensor):
+        """Next states (P, N, S), rewards (P, N) and the done net's raw outputs (P, N)."""
         x = self.encode(actions, states)
         next_states = self.nets["state_net"](x)
         rewards = self.nets["reward_net"](x).squeeze(-1)
-        dones = self.nets["done_net"](x).squeeze(-1) > 0.5
-        return next_states, rewards, dones
+        return next_states, rewards, self.nets["done_net"](x).squeeze(-1)
 
-    def to_flat(self) -> torch.Tensor:
-        """(P, D): psi, the vector NES works on (state, reward, then done net)."""
-        return torch.cat([self.nets[name].to_flat() for name in NET_NAMES], dim=1)
+    def flat_size(self, include_slopes: bool = True) -> int:
+        return sum(net.flat_size(include_slopes) for net in self.nets.values())
 
-    def load_flat(self, flat: torch.Tensor) -> None:
+    def to_flat(self, include_slopes: bool = True) -> torch.Tensor:
+        """(P, D): psi, the vector NES works on (state, reward, then done net); without PReLU
+        slopes for ``include_slopes`` False."""
+        return torch.cat([self.nets[name].to_flat(include_slopes) for name in NET_NAMES], dim=1)
+
+    def load_flat(self, flat: torch.Tensor, include_slopes: bool = True) -> None:
         offset = 0
         for name in NET_NAMES:
-            size = self.nets[name].num_params
-            self.nets[name].load_flat(flat[:, offset:offset + size])
+            size = self.nets[name].flat_size(include_slopes)
+            self.nets[name].load_flat(flat[:, offset:offset + size], include_slopes)
             offset += size
 
-    def with_flat(self, flat: torch.Tensor) -> "SyntheticEnvNets":
-        """A new population of this architecture whose members have parameters ``flat`` (P', D)."""
+    def with_flat(self, flat: torch.Tensor, include_slopes: bool = True) -> "SyntheticEnvNets":
+        """A new population of this architecture whose members have parameters ``flat`` (P', D)
+        (the slopes of this population's member 0 where ``flat`` leaves them out)."""
         nets = {name: net.select([0] * flat.shape[0]) for name, net in self.nets.items()}
         clone = SyntheticEnvNets(nets, self.state_dim, self.action_dim, self.discrete_actions)
-        clone.load_flat(flat)
+        clone.load_flat(flat, include_slopes)
         return clone
 
     def member_state_dict(self, member: int) -> dict[str, torch.Tensor]:

@@ -18,8 +18,10 @@ from common.schema import ACTIVATIONS, build, option, section, to_dict
 from envs.real import check_env_id, real_env_spec
 from models.reward_env_nets import REWARD_TYPES, check_reward_type, reward_type_name
 from nes.objectives import OBJECTIVES
+from nes.strategies import STRATEGIES
 
 BACKENDS = ("batched", "serial", "processes", "files", "dask")
+DONE_IN_TARGET = ("thresholded", "raw")
 
 
 # One section per registered agent, each with the hyperparameters its own file declares.
@@ -29,18 +31,24 @@ AgentsConfig.__module__ = __name__  # so configs pickle into worker processes
 
 
 @dataclass
-class NESConfig:
+class NESSettings:
+    """The NES loop's settings; noise_std .. weight_decay are the paper NES's (``paper_nes``)."""
+
+    strategy: str = option("paper_nes", "how psi moves from the members' scores: " + ", ".join(STRATEGIES)
+                           + " (nes/strategies/; each but paper_nes has its own nes.<strategy> section)",
+                           choices=tuple(STRATEGIES))
     population: int = option(16, "population size P (members per NES iteration)", low=1)
     max_iterations: int = option(100, "NES iterations before giving up", low=1)
-    noise_std: float = option(0.0124, "std of the Gaussian perturbation eps_i", low=0.0, low_open=True)
-    step_size: float = option(0.148, "NES step size alpha", low=0.0, low_open=True)
-    nes_step_size: bool = option(False, "divide the step size by the population size")
-    mirrored_sampling: bool = option(True, "also evaluate psi - eps_i and keep the better direction")
+    noise_std: float = option(0.0124, "paper_nes: std of the Gaussian perturbation eps_i", low=0.0, low_open=True)
+    step_size: float = option(0.148, "paper_nes: step size alpha", low=0.0, low_open=True)
+    nes_step_size: bool = option(False, "paper_nes: divide the step size by the population size")
+    mirrored_sampling: bool = option(True, "paper_nes: also evaluate psi - eps_i and keep the better direction")
     num_grad_evals: int = option(1, "agents trained per perturbed SE (repeats of a score)", low=1)
     grad_eval_type: str = option("mean", "how repeats combine: mean, or minmax (the worst repeat)",
                                  choices=("mean", "minmax"))
-    score_transform_type: int = option(3, "score transform 0-7 (see nes/score_transforms.py)", low=0, high=7)
-    weight_decay: float = option(0.0, "psi <- psi * (1 - weight_decay) before each update", low=0.0, high=1.0)
+    score_transform_type: int = option(3, "paper_nes: score transform 0-7 (see nes/score_transforms.py)", low=0, high=7)
+    weight_decay: float = option(0.0, "paper_nes: psi <- psi * (1 - weight_decay) before each update",
+                                 low=0.0, high=1.0)
     time_max: float = option(600.0, "seconds a member may take in the first iteration", low=0.0, low_open=True)
     time_mult: float = option(3.0, "later budget: time_mult x mean member seconds of the last iteration",
                               low=0.0, low_open=True)
@@ -51,6 +59,20 @@ class NESConfig:
                                     low=0.0)
     init_model: str = option("", "start psi from this saved SE or RN (ours or the paper's; same env, kind and "
                              "network shape) instead of fresh networks")
+    worst_score_on_timeout: bool = option(
+        False, "an agent whose training runs past its member's time budget scores -1e9, the worst (the paper's "
+        "time_is_up); false: it is tested and scored as far as it trained")
+    evolve_prelu_slopes: bool = option(
+        True, "PReLU slopes are part of psi (perturbed and updated); false: psi holds the Linear weights and "
+        "biases only and the slopes stay at PReLU's initial 0.25, as in the paper's NES")
+
+
+# One section per registered strategy with settings (nes.openai_es.*, nes.pgpe.*, ...), each declared
+# in its strategy's file, as the agents' sections are.
+NESConfig = dataclasses.make_dataclass(
+    "NESConfig", [(name, cls.Config, section(cls.Config, cls.title)) for name, cls in STRATEGIES.items() if cls.Config],
+    bases=(NESSettings,))
+NESConfig.__module__ = __name__  # so configs pickle into worker processes
 
 
 @dataclass
@@ -58,11 +80,16 @@ class SyntheticEnvConfig:
     hidden_size: int = option(83, "hidden units of each SE network", low=1)
     hidden_layer: int = option(1, "hidden layers of each SE network", low=1)
     activation: str = option("leakyrelu", "SE activation", choices=ACTIVATIONS)
+    done_in_target: str = option(
+        "thresholded", "the done value agents put in their TD target, r + gamma (1 - done) v(s'): thresholded "
+        "(the episode-ending flag, done output > 0.5) or raw (the done net's output itself, as the paper's "
+        "replay buffers store it; episodes still end at > 0.5)", choices=DONE_IN_TARGET)
 
 
 @dataclass
 class RewardEnvConfig:
-    """Defaults: the paper's CartPole RN (default_config_cartpole_reward_env.yaml of their code)."""
+    """Defaults: the paper's CartPole RN (default_config_cartpole_reward_env.yaml @ 44626db of their
+    code; its last version, d63949e, has prelu and 1 hidden layer)."""
 
     type: str = option("potential_additive", "reward network type, a name or the paper's code: "
                        + ", ".join(f"{name} ({code})" for name, code in REWARD_TYPES.items()),
@@ -74,7 +101,15 @@ class RewardEnvConfig:
 
 @dataclass
 class ProtocolConfig:
-    """How an inner agent is trained on an SE and scored on the real env."""
+    """How an inner agent is trained on an SE and scored on the real env.
+
+    The paper's NES worker, in these terms (see default_config/paper/): Dec 2020 (7070963, the
+    success figure) trains without tests and stops by the plateau rule: test_every 0, se_early_out
+    true, score_with_fresh_test true. HEAD (3216697) tests after every episode and stops when the
+    mean of the last 10 test means reaches the threshold: test_every 1, solved_window 10,
+    test_init_episodes true, se_early_out false, score_with_fresh_test true (and init_episodes one
+    less: HEAD learns from episode >= init, we from > init). Both score by a fresh test.
+    """
 
     test_every: int = option(
         1, "test on the real env after every k-th SE training episode (0: only after training)", low=0)
@@ -84,6 +119,18 @@ class ProtocolConfig:
                                          "returns reaches the solved threshold (the paper's rule there)")
     max_train_steps: int = option(0, "stop a member after the episode that reaches this many training steps "
                                      "(0: no cap)", low=0)
+    solved_window: int = option(
+        1, "stop_when_solved: stop once the mean of the last k test means (fewer at first) reaches the threshold; "
+        "1: the test itself (the paper's code since 6506f4b: its early_out_num, 10)", low=1)
+    test_init_episodes: bool = option(
+        False, "also test after the init episodes (their tests fill the solved window; the paper's code since "
+               "6506f4b tests after every episode)")
+    score_with_fresh_test: bool = option(
+        False, "score a member by a new test after training stops, never by the test that stopped it "
+               "(the paper's NES worker); false: a member tested after its last episode keeps that test")
+    time_limit_is_terminal: bool = option(
+        False, "real env and reward networks: an episode cut by the step limit counts as terminated in the TD "
+               "target (gym 0.17's TimeLimit, as the paper's agents stored it); false: it bootstraps")
 
 
 @dataclass
@@ -150,11 +197,28 @@ def validate_semantics(config: Config) -> None:
     if config.evaluator.backend == "dask" and not config.evaluator.scheduler and config.evaluator.workers < 1:
         raise UserError("evaluator.workers must be >= 1 for the dask backend's LocalCluster "
                         "(or give evaluator.scheduler)")
+    check_strategy_settings(config.nes)
     if config.learn == "reward_env":
         check_reward_type(config.reward_env.type, spec)
     agent = config.agent_config()
     if getattr(agent, "eps_min", 0.0) > getattr(agent, "eps_init", 1.0):
         raise UserError(f"agents.{config.agent}.eps_min ({agent.eps_min}) exceeds eps_init ({agent.eps_init})")
+
+
+def check_strategy_settings(nes) -> None:
+    """The chosen strategy's population rules, and no setting in another strategy's section.
+
+    A section counts as set when it differs from its defaults: saved configs (config.yaml, checkpoints,
+    model files) carry every section at its defaults and load as they are, while a value given for a
+    strategy that does not run would silently do nothing."""
+    STRATEGIES[nes.strategy].check_population(nes.population)
+    for name, cls in STRATEGIES.items():
+        if name == nes.strategy or cls.Config is None:
+            continue
+        for f in dataclasses.fields(cls.Config):
+            if getattr(getattr(nes, name), f.name) != f.default:
+                raise UserError(f"nes.{name}.{f.name} is set but nes.strategy is {nes.strategy}; "
+                                f"set nes.strategy={name} or drop nes.{name}.*")
 
 
 def save_config(config: Config, path: Path) -> None:

@@ -1,6 +1,7 @@
 """Fixed-env tasks: fresh agents trained in a given learned SE or on the real env, tested on the real env.
 
-This is how a learned SE is judged after NES (the paper's evaluation protocol):
+This is how a learned SE is judged after NES (the paper's evaluation protocol:
+experiments/syn_env_evaluate_cartpole_vary_hp_2.py with syn_env_run_vary_hp.py @ 3216697):
 
 - in an SE (``task.psi``), agents never touch the real env while training: there are no tests
   during training (test_every 0), and an agent stops by the SE early-out rule (its training
@@ -21,13 +22,11 @@ import time
 
 import torch
 
-from agents import make_agent
-from agents.training import train_population
-from common.rng import derive_seed
+from agents.population import SeedRoles, train_fresh_population
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
 from nes.config import Config, ProtocolConfig
-from nes.learned_envs import TrainingEnv
+from nes.learned_envs import training_env
 from nes.tasks import FixedEnvResult, FixedEnvTask
 
 
@@ -52,26 +51,17 @@ def _train(tasks: list[FixedEnvTask], config: Config, time_budget: float) -> lis
     synthetic = tasks[0].psi is not None
     if any((task.psi is not None) != synthetic for task in tasks):
         raise ValueError("one population trains either in SEs or on the real env, not both")
-    spec = real_env_spec(config.env)
-    agent_config = config.agent_config()
-    seeds = [task.seed for task in tasks]
-    agent = make_agent(config.agent, agent_config, spec, [derive_seed(s, 0) for s in seeds])
-    test_env = RealVecEnv(config.env, [derive_seed(s, 2) for s in seeds], agent_config.test_episodes)
+    roles = SeedRoles.of([task.seed for task in tasks])
+    start = time.monotonic()
     if synthetic:
         se_config = dataclasses.replace(config, learn="synthetic_env")
-        training = TrainingEnv(se_config, spec, torch.stack([task.psi for task in tasks]), seeds)
-        train_env, close_train_env = training.env, training.close
+        psis = torch.stack([task.psi for task in tasks])
+        train_env = training_env(se_config, real_env_spec(config.env), psis, roles.train_env)
     else:
-        train_env = RealVecEnv(config.env, [derive_seed(s, 1) for s in seeds])
-        close_train_env = train_env.close
-    protocol = evaluation_protocol(config.protocol, synthetic)
-    start = time.monotonic()
-    try:
-        result = train_population(agent, train_env, test_env, agent_config, protocol, on_synthetic=synthetic,
-                                  deadline=start + time_budget)
-    finally:
-        test_env.close()
-        close_train_env()
+        train_env = RealVecEnv(config.env, roles.train_env)
+    result = train_fresh_population(config.agent, config.agent_config(), config.env, roles, train_env,
+                                    evaluation_protocol(config.protocol, synthetic), on_synthetic=synthetic,
+                                    deadline=start + time_budget).result
     seconds = time.monotonic() - start
     return [FixedEnvResult(run_id=task.run_id, iteration=task.iteration, member=task.member,
                            test_return=float(result.test_return[i]), train_steps=int(result.train_steps[i]),

@@ -19,18 +19,20 @@ SYNTHETIC_ID = f"{NAMESPACE}/Synthetic-v0"
 REWARD_ID = f"{NAMESPACE}/Reward-v0"
 
 
-def make_synthetic_env(model: str | Path) -> gym.Env:
+def make_synthetic_env(model: str | Path, render_mode: str | None = None) -> gym.Env:
     from common.errors import UserError
     from envs.synthetic import SyntheticEnv
     from nes.model_files import RN_KIND, load_model, read_model_file
 
+    if render_mode is not None:  # before the model is read: the answer does not depend on it
+        raise ValueError(f"{SYNTHETIC_ID} cannot render: render_mode must be None, got {render_mode!r}")
     if read_model_file(Path(model)).get("kind") == RN_KIND:
         raise UserError(f"{model} holds a reward network; make it with gymnasium.make('{REWARD_ID}', model=...)")
     _, nets, config = load_model(Path(model))
     return SyntheticEnv(nets, config.env)
 
 
-def make_reward_env(model: str | Path, gamma: float | None = None) -> gym.Env:
+def make_reward_env(model: str | Path, gamma: float | None = None, render_mode: str | None = None) -> gym.Env:
     from common.errors import UserError
     from envs.real import make_real_env
     from envs.reward_env import RewardEnv
@@ -40,7 +42,8 @@ def make_reward_env(model: str | Path, gamma: float | None = None) -> gym.Env:
         raise UserError(f"{model} holds a synthetic env; make it with gymnasium.make('{SYNTHETIC_ID}', model=...)")
     nets, config = load_reward_env(Path(model))
     gamma = getattr(config.agent_config(), "gamma", 0.99) if gamma is None else gamma
-    return RewardEnv(make_real_env(config.env), nets, gamma=gamma)
+    # The real env draws itself: its own render modes, checked by gymnasium as for any env.
+    return RewardEnv(make_real_env(config.env, render_mode), nets, gamma=gamma)
 
 
 def register_envs() -> None:

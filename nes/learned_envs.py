@@ -3,12 +3,14 @@
 Both are populations of networks with one flat parameter vector psi per member; this module is the
 one place that knows how to build each from psi, how agents train in it, and how it is saved.
 """
+import dataclasses
 from pathlib import Path
 
+import torch
+
 from common.errors import UserError
-from common.rng import derive_seed
 from envs.initial_states import InitialStateSampler
-from envs.real import RealEnvSpec
+from envs.real import RealEnvSpec, real_env_spec
 from envs.real_vec import RealVecEnv
 from envs.reward_env import RewardVecEnv
 from envs.synthetic_vec import SyntheticVecEnv
@@ -29,6 +31,30 @@ def initial_nets(config: Config, spec: RealEnvSpec, seed: int):
     return RewardEnvNets.initialise([seed], spec, rn.hidden_size, rn.hidden_layer, rn.activation, rn.type)
 
 
+def psi_of(config: Config, nets):
+    """(P, D) psi of ``nets``: every parameter, or, with ``nes.evolve_prelu_slopes`` false, all but
+    the PReLU slopes (which then stay as the template's, PReLU's initial 0.25)."""
+    return nets.to_flat(include_slopes=config.nes.evolve_prelu_slopes)
+
+
+def nets_from_psi(config: Config, template, psis):
+    """The population whose members have psi ``psis`` (P, D), slopes from ``template`` where psi
+    leaves them out."""
+    return template.with_flat(psis, include_slopes=config.nes.evolve_prelu_slopes)
+
+
+def psi_size(config: Config, template) -> int:
+    return template.flat_size(include_slopes=config.nes.evolve_prelu_slopes)
+
+
+def all_parameters(config: Config, psis):
+    """(P, D_all): every parameter of the nets of psi ``psis`` (what ``training_env`` takes)."""
+    if config.nes.evolve_prelu_slopes:
+        return psis
+    spec = real_env_spec(config.env)
+    return nets_from_psi(config, initial_nets(config, spec, 0), psis).to_flat()
+
+
 def starting_nets(config: Config, fresh):
     """psi's starting point: the nets of ``nes.init_model`` when it names a model (so NES can go on
     from a learned SE or RN, e.g. under another objective), else ``fresh``."""
@@ -41,31 +67,38 @@ def starting_nets(config: Config, fresh):
     if model_config.env != config.env:
         raise UserError(f"nes.init_model {path} was learned for {model_config.env}, but this run's env is {config.env}")
     section = config.learn
-    if getattr(model_config, section) != getattr(config, section):
+    if _network_settings(model_config) != _network_settings(config):
         raise UserError(f"nes.init_model {path} has other {section} settings than this run "
                         f"({getattr(model_config, section)}); set {section}.* to match it")
+    if not config.nes.evolve_prelu_slopes and not _same_slopes(config, nets, fresh):
+        raise UserError(f"nes.init_model {path} has PReLU slopes other than 0.25, which psi without slopes cannot "
+                        f"keep; set nes.evolve_prelu_slopes: true")
     return nets
 
 
-class TrainingEnv:
-    """The env agents train in for the rows of ``psis``, and whether it is synthetic."""
+def _network_settings(config: Config) -> dict:
+    """The ``learn`` section's settings that shape the networks: an SE's done_in_target is how
+    agents read it, so a start model learned with the other value still fits."""
+    settings = dataclasses.asdict(getattr(config, config.learn))
+    settings.pop("done_in_target", None)
+    return settings
 
-    def __init__(self, config: Config, spec: RealEnvSpec, psis, seeds: list[int]):
-        nets = initial_nets(config, spec, 0).with_flat(psis)
-        self.synthetic = config.learn == "synthetic_env"
-        if self.synthetic:
-            self.sampler = InitialStateSampler(config.env, [derive_seed(s, 1) for s in seeds])
-            self.env = SyntheticVecEnv(nets, spec, self.sampler, episodes_per_member=1, autoreset=False)
-        else:
-            real = RealVecEnv(config.env, [derive_seed(s, 1) for s in seeds])
-            # Potential-based shaping discounts with the agent's own gamma.
-            self.env = RewardVecEnv(real, nets, config.agent_config().gamma)
 
-    def close(self) -> None:
-        if self.synthetic:
-            self.sampler.close()
-        else:
-            self.env.close()
+def _same_slopes(config: Config, nets, template) -> bool:
+    """Whether ``nets`` has ``template``'s PReLU slopes: rebuilt from its psi on the template, it is itself."""
+    return torch.equal(nets_from_psi(config, template, psi_of(config, nets)).to_flat(), nets.to_flat())
+
+
+def training_env(config: Config, spec: RealEnvSpec, params, seeds: list[int]):
+    """The env agents train in for the rows of ``params`` (P, D_all), every parameter of each member
+    (``all_parameters`` makes them from psi): P SEs, or the real env with P reward networks;
+    ``seeds`` are the members' train-env seeds (``agents.population.SeedRoles``)."""
+    nets = initial_nets(config, spec, 0).with_flat(params)
+    if config.learn == "synthetic_env":
+        return SyntheticVecEnv(nets, spec, InitialStateSampler(config.env, seeds), episodes_per_member=1,
+                               autoreset=False, raw_done=config.synthetic_env.done_in_target == "raw")
+    # Potential-based shaping discounts with the agent's own gamma.
+    return RewardVecEnv(RealVecEnv(config.env, seeds), nets, config.agent_config().gamma)
 
 
 def save_learned_env(path, config: Config, nets, extra: dict) -> None:

@@ -12,17 +12,17 @@ from dataclasses import dataclass
 
 import torch
 
-from agents import make_agent
-from agents.training import train_population
+from agents.population import SeedRoles, train_fresh_population
 from common.rng import derive_seed
 from envs.real import real_env_spec
-from envs.real_vec import RealVecEnv
 from nes.config import Config
-from nes.learned_envs import TrainingEnv
+from nes.learned_envs import all_parameters, training_env
 from nes.objectives import objective_scores
+from nes.strategies import mirrored_sampling
 from nes.tasks import MemberResult, MemberTask
 
 ORIG, PLUS, MINUS = 0, 1, 2
+TIMED_OUT_SCORE = -1e9  # nes.worst_score_on_timeout
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class AgentJob:
 
 
 def agent_jobs(tasks: list[MemberTask], config: Config) -> list[AgentJob]:
-    roles = [PLUS, MINUS] if config.nes.mirrored_sampling else [PLUS]
+    roles = [PLUS, MINUS] if mirrored_sampling(config) else [PLUS]
     jobs = []
     for index in range(len(tasks)):
         jobs.append(AgentJob(index, ORIG, 0))
@@ -61,24 +61,32 @@ class AgentOutcomes:
 def train_agents_in_learned_envs(config: Config, psis: torch.Tensor, seeds: list[int], deadline: float) -> AgentOutcomes:
     """Train one agent per row of ``psis`` (P, D) in that SE or with that RN; test it on the real env."""
     spec = real_env_spec(config.env)
-    agent_config = config.agent_config()
-    agent = make_agent(config.agent, agent_config, spec, [derive_seed(s, 0) for s in seeds])
-    training = TrainingEnv(config, spec, psis, seeds)
-    test_env = RealVecEnv(config.env, [derive_seed(s, 2) for s in seeds], agent_config.test_episodes)
-    try:
-        result = train_population(agent, training.env, test_env, agent_config, config.protocol,
-                                  on_synthetic=training.synthetic, deadline=deadline)
-        scores = objective_scores(config.nes.objective, result, training.env, spec.solved_reward,
-                                  config.nes.unsolved_weight)
-        no_steps = torch.zeros_like(result.train_steps)
-        real_steps = result.real_test_steps + (no_steps if training.synthetic else result.train_steps)
-        synthetic_steps = result.train_steps if training.synthetic else no_steps
-        return AgentOutcomes(scores=scores.tolist(), test_returns=result.test_return.tolist(),
-                             timed_out=result.timed_out.tolist(), real_env_steps=real_steps.tolist(),
-                             synthetic_steps=synthetic_steps.tolist())
-    finally:
-        training.close()
-        test_env.close()
+    synthetic = config.learn == "synthetic_env"
+    roles = SeedRoles.of(seeds)
+    train_env = training_env(config, spec, all_parameters(config, psis), roles.train_env)
+    result = train_fresh_population(config.agent, config.agent_config(), config.env, roles, train_env,
+                                    config.protocol, on_synthetic=synthetic, deadline=deadline).result
+    # The objective reads the train env's records (an RN's real returns), which outlive its close.
+    scores = objective_scores(config.nes.objective, result, train_env, spec.solved_reward, config.nes.unsolved_weight)
+    test_returns = result.test_return
+    if config.nes.worst_score_on_timeout:
+        scores, test_returns = _timed_out_worst(result, scores), _timed_out_worst(result, test_returns)
+    no_steps = torch.zeros_like(result.train_steps)
+    real_steps = result.real_test_steps + (no_steps if synthetic else result.train_steps)
+    synthetic_steps = result.train_steps if synthetic else no_steps
+    return AgentOutcomes(scores=scores.tolist(), test_returns=test_returns.tolist(),
+                         timed_out=result.timed_out.tolist(), real_env_steps=real_steps.tolist(),
+                         synthetic_steps=synthetic_steps.tolist())
+
+
+def _timed_out_worst(result, values: torch.Tensor) -> torch.Tensor:
+    """``values`` with each timed-out agent's replaced by TIMED_OUT_SCORE (a failed agent keeps -inf).
+
+    The paper's time_is_up (base_agent.py:30-47 @ 3216697): an agent out of its member's time has
+    no test, and its score is -1e9, finite, so the score transforms rank it last like any score.
+    """
+    timed_out = result.timed_out & ~result.failed
+    return torch.where(timed_out, torch.full_like(values, TIMED_OUT_SCORE), values)
 
 
 def evaluate_members(tasks: list[MemberTask], config: Config, time_budget: float, batched: bool = True) -> list[MemberResult]:
@@ -113,8 +121,9 @@ def _member_result(task, index, jobs, outcomes: AgentOutcomes, seconds, config) 
     mine = [k for k, j in enumerate(jobs) if j.task_index == index]
     by_role = {role: [outcomes.scores[k] for k in mine if jobs[k].role == role] for role in (ORIG, PLUS, MINUS)}
     score_plus = _combine(by_role[PLUS], config.nes.grad_eval_type)
-    score_minus = _combine(by_role[MINUS], config.nes.grad_eval_type) if by_role[MINUS] else -math.inf
-    flipped = config.nes.mirrored_sampling and score_minus > score_plus
+    mirrored = bool(by_role[MINUS])
+    score_minus = _combine(by_role[MINUS], config.nes.grad_eval_type) if mirrored else -math.inf
+    flipped = mirrored and score_minus > score_plus
     orig = next(k for k in mine if jobs[k].role == ORIG)
     score_orig, test_return_orig = outcomes.scores[orig], outcomes.test_returns[orig]
     return MemberResult(run_id=task.run_id, iteration=task.iteration, member=task.member,
@@ -124,4 +133,5 @@ def _member_result(task, index, jobs, outcomes: AgentOutcomes, seconds, config) 
                         flipped=bool(flipped), seconds=seconds, timed_out=any(outcomes.timed_out[k] for k in mine),
                         failed=not all(math.isfinite(outcomes.scores[k]) for k in mine),
                         real_env_steps=int(sum(outcomes.real_env_steps[k] for k in mine)),
-                        synthetic_steps=int(sum(outcomes.synthetic_steps[k] for k in mine)))
+                        synthetic_steps=int(sum(outcomes.synthetic_steps[k] for k in mine)),
+                        score_plus=score_plus, score_minus=score_minus if mirrored else None)

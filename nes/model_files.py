@@ -14,7 +14,7 @@ from envs.real import real_env_spec
 from models.mlp import PopulationMLP, build_mlp
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import NET_NAMES, SyntheticEnvNets
-from nes.config import Config, validate_semantics
+from nes.config import Config, load_config, validate_semantics
 from nes.paper_models import convert_paper_file, is_paper_file
 
 SE_KIND = "synthetic_env"
@@ -95,6 +95,39 @@ def load_model(path: Path):
     if kind == RN_KIND:
         return (RN_KIND, *load_reward_env(path))
     return (SE_KIND, *load_synthetic_env(path))
+
+
+# What a model file fixes: its env, what it is and its networks' shape. A --set of one of these
+# would describe another model than the file holds (and fail deep inside, or be ignored).
+MODEL_KEYS = ("env", "learn", "synthetic_env", "reward_env")
+# Keys inside those sections that say how agents use the learned env, not what the file holds:
+# an SE learned with one done_in_target may be evaluated with the other.
+AGENT_SIDE_KEYS = ("synthetic_env.done_in_target",)
+
+
+def _first_difference(before, after, key: str):
+    if key in AGENT_SIDE_KEYS:
+        return None
+    if isinstance(before, dict) and isinstance(after, dict):
+        for name in before:
+            found = _first_difference(before[name], after.get(name), f"{key}.{name}")
+            if found:
+                return found
+        return None
+    return (key, before, after) if before != after else None
+
+
+def config_with_overrides(config: Config, overrides, path: Path) -> Config:
+    """A model's config with ``overrides`` (agent, hyperparameters, protocol, budgets); changing a
+    key the model file fixes (``MODEL_KEYS``) is a one-line error naming the key."""
+    changed = load_config(to_dict(config), overrides)
+    before, after = to_dict(config), to_dict(changed)
+    for key in MODEL_KEYS:
+        found = _first_difference(before[key], after[key], key)
+        if found:
+            name, old, new = found
+            raise UserError(f"--set {name}={new} conflicts with model file {path}, whose {name} is {old}")
+    return changed
 
 
 def find_model_files(paths) -> list[Path]:

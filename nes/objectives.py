@@ -1,9 +1,15 @@
 """How an agent's training in a learned env becomes its NES score (``nes.objective``).
 
-- ``test_reward``: the mean real-env test return after training (the paper's SE objective);
+- ``test_reward``: the mean real-env test return after training (the paper's SE objective,
+  calc_score in agents/GTN_worker.py @ 3216697, which always runs a fresh test after training;
+  here a member tested after its last episode keeps that test unless
+  ``protocol.score_with_fresh_test``);
 - ``steps_to_threshold``: -(training steps until a test reached the threshold) minus
-  ``unsolved_weight`` x the shortfall of the final test return below the threshold; with the
-  protocol's stop-when-solved rule, a member's training steps are exactly its steps to threshold;
+  ``unsolved_weight`` x the shortfall of the final test return below the threshold (the paper's RN
+  score @ d63949e; it became the AUC in 2d6b36a and the test return in 3b5ab3d); with the
+  protocol's stop-when-solved rule, a member's training steps are exactly its steps to threshold
+  (with ``solved_window`` k > 1 and ``score_with_fresh_test``: the paper's form, steps until the
+  mean of k tests passes, shortfall of a fresh test);
 - ``auc``: the area under the real training-return curve, the sum of the member's real episode
   returns while it trained (reward networks only: on an SE the training returns are not real).
 A member that failed (NaN or inf) scores -inf whatever the objective.

@@ -4,8 +4,9 @@ Every transform has the signature ``f(scores, scores_orig) -> weights`` where
 ``scores`` (shape (P,)) are the population members' scores and ``scores_orig``
 (shape (P,)) the scores of agents trained on the unperturbed parameters. Inputs
 are never modified; outputs are float64 arrays of shape (P,).
+``worst_to_floor`` first turns the scores of members whose SE blew up into finite ones.
 
-Types (semantics follow the reference code of Ferreira et al., ICLR 2022):
+Types (semantics follow score_transform in agents/GTN_master.py @ 3216697 of Ferreira et al.'s code):
     0  min_max_normalise              (s - min) / (max - min + 1e-9)
     1  linear_rank                    rank / (P - 1), lowest score gets 0
     2  nes_fitness_shaping_zero_mean  NES utilities minus 1/P, divided by max
@@ -106,6 +107,14 @@ SCORE_TRANSFORMS: dict[int, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     6: all_above_mean_orig_max,
     7: all_above_mean_orig_sum,
 }
+
+
+def worst_to_floor(values: np.ndarray) -> np.ndarray:
+    """NaN or -inf (an SE that blew up) becomes the population's worst finite value, so that a
+    transform ranks such a member last; all of them non-finite become 0."""
+    finite = np.isfinite(values)
+    floor = values[finite].min() if finite.any() else 0.0
+    return np.where(finite, values, floor)
 
 
 def score_transform(scores: np.ndarray, scores_orig: np.ndarray, transform_type: int) -> np.ndarray:

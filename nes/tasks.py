@@ -37,6 +37,10 @@ class MemberResult:
     failed: bool
     real_env_steps: int       # real-env steps: tests, plus training with a reward network
     synthetic_steps: int      # SE steps its agents trained for
+    # Each side's own score (strategies that weigh both sides, e.g. openai_es, read them); None in
+    # results written before these fields existed, and score_minus None when not mirrored.
+    score_plus: float | None = None
+    score_minus: float | None = None
 
 
 @dataclass

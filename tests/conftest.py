@@ -11,6 +11,18 @@ def pytest_configure(config):
     config.addinivalue_line("filterwarnings", "ignore:.*is out of date.*:DeprecationWarning")
 
 
+# Session fixtures that start a learn_env subprocess: only slow tests (pytest.ini) may use them,
+# or the fast tier would pay for the run.
+SLOW_FIXTURES = ("reference_run",)
+
+
+def pytest_collection_modifyitems(config, items):
+    unmarked = [item.nodeid for item in items if item.get_closest_marker("slow") is None
+                and any(name in getattr(item, "fixturenames", ()) for name in SLOW_FIXTURES)]
+    if unmarked:
+        raise pytest.UsageError(f"tests using {', '.join(SLOW_FIXTURES)} must be marked slow: {', '.join(unmarked)}")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def one_torch_thread():
     """The machine is shared; one torch thread per process."""

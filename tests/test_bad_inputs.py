@@ -8,6 +8,8 @@ from nes.config import load_config
 from nes.model_files import save_synthetic_env
 from tests.helpers import run_entry_point
 
+pytestmark = pytest.mark.slow  # one entry-point subprocess per case
+
 # A bad input fails at once; a minute is room for the imports, not for a run that should not start.
 TIMEOUT = 60
 

@@ -1,5 +1,9 @@
 """The benchmark entry point: both backends on the same tasks, with identical scores."""
+import pytest
+
 from tests.helpers import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # benchmark subprocesses
 
 
 def test_benchmark_smoke_reports_identical_scores(run_module):

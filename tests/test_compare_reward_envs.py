@@ -69,6 +69,7 @@ def read_csv(path):
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow  # learn_env and compare_reward_envs subprocesses
 def test_writes_figures_csv_and_tables_for_every_variant(comparison):
     out, completed = comparison
     assert last_stdout_line(completed) == str(out)
@@ -93,6 +94,7 @@ def test_writes_figures_csv_and_tables_for_every_variant(comparison):
     assert report["variants"]["plain"]["step_ratio_kind"] in ("exact", None)
 
 
+@pytest.mark.slow  # learn_env and compare_reward_envs subprocesses
 def test_the_csv_is_the_step_function_mean_of_the_recorded_tests(comparison):
     out, _ = comparison
     points = defaultdict(lambda: defaultdict(list))
@@ -109,6 +111,7 @@ def test_the_csv_is_the_step_function_mean_of_the_recorded_tests(comparison):
         assert [row["mean"] for row in mine] == expected
 
 
+@pytest.mark.slow  # learn_env and compare_reward_envs subprocesses
 def test_each_variant_trains_with_its_own_reward(comparison):
     out, _ = comparison
     by_variant = defaultdict(list)
@@ -129,6 +132,7 @@ def test_variant_configs_test_every_episode_run_to_the_budget_and_switch_icm():
         assert (protocol.test_every, protocol.stop_when_solved, protocol.max_train_steps) == (1, False, 777)
 
 
+@pytest.mark.slow  # a compare_reward_envs subprocess
 def test_a_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path):
     pendulum_rn = save_rn(tmp_path / "pendulum.pt", env_overrides=["env=Pendulum-v1", "agent=td3"])
     out = tmp_path / "out"
@@ -267,6 +271,7 @@ def test_labels_are_types_then_folders_then_numbers():
                                          "potential_additive (a) #2", "nonpotential_exclusive"]
 
 
+@pytest.mark.slow  # a compare_reward_envs subprocess
 def test_no_icm_leaves_the_curiosity_variant_out_and_threshold_sets_the_table(tmp_path):
     model = save_rn(tmp_path / "rn.pt")
     out = tmp_path / "out"

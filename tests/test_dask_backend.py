@@ -17,6 +17,8 @@ from nes.master import NESMaster
 from tests.helpers import (REFERENCE_RUN_SETS, TINY_OVERRIDES, last_stdout_line, metrics_without_wall_clock,
                            run_entry_point, set_flags)
 
+pytestmark = pytest.mark.slow  # a live Dask cluster and learn_env subprocesses
+
 # Long enough trainings (seconds per chunk) that a kill lands while members are running.
 CONFIG = load_config(None, [*TINY_OVERRIDES, "nes.population=3", "evaluator.backend=dask", "evaluator.workers=2",
                             "agents.ddqn.train_episodes=12"])

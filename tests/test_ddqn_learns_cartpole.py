@@ -2,6 +2,7 @@
 import dataclasses
 import statistics
 
+import pytest
 import torch
 
 from agents.ddqn import DDQN
@@ -9,6 +10,8 @@ from agents.training import train_population
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
 from nes.config import load_config
+
+pytestmark = pytest.mark.slow  # learning until solved
 
 SEEDS = [1, 2, 3]
 EPISODE_CAP = 300   # the three members solve it after 196 to 214 episodes (about 15 s)

@@ -33,6 +33,7 @@ def model_dir(tmp_path):
     return run_dir
 
 
+@pytest.mark.slow  # an evaluate_env subprocess
 def test_trains_on_the_se_and_the_real_env_and_writes_evaluation_json(model_dir, tmp_path, run_module):
     out = tmp_path / "evaluation"
     completed = run_module("experiments.evaluate_env", model_dir, "--runs", 2, "--baseline", "--out", out)
@@ -49,6 +50,7 @@ def test_trains_on_the_se_and_the_real_env_and_writes_evaluation_json(model_dir,
     assert "SE" in completed.stdout and "real env" in completed.stdout
 
 
+@pytest.mark.slow  # evaluate_env subprocesses
 def test_the_same_seed_gives_the_same_evaluation(model_dir, tmp_path, run_module):
     reports = []
     for name in ("first", "second"):
@@ -66,6 +68,7 @@ def models_dir(tmp_path):
     return write_tiny_ses(tmp_path / "zoo")
 
 
+@pytest.mark.slow  # an evaluate_env subprocess
 def test_many_models_give_one_tidy_csv_with_a_baseline(models_dir, tmp_path, run_module):
     out = tmp_path / "many"
     completed = run_module("experiments.evaluate_env", "--models", models_dir, "--runs", 2, "--baseline",
@@ -98,6 +101,7 @@ def test_evaluator_backends_are_the_nes_ones_and_give_the_same_rows(models_dir, 
     assert without_wall_seconds(serial) == without_wall_seconds(batched)
 
 
+@pytest.mark.slow  # evaluate_env and worker processes
 def test_files_backend_with_external_workers_writes_the_batched_csv(models_dir, tmp_path, run_module):
     """--workers 0: only workers started elsewhere (as a SLURM array would) train the agents."""
     common = ["--models", models_dir, "--runs", 2, "--baseline", "--seed", 3]
@@ -122,6 +126,7 @@ def test_files_backend_with_external_workers_writes_the_batched_csv(models_dir, 
     assert not list((sync / "runs").iterdir()), "a finished evaluation leaves nothing in the sync dir"
 
 
+@pytest.mark.slow  # an evaluate_env subprocess per case
 @pytest.mark.parametrize("args, message", [
     (["--evaluator", "slurm"], "argument --evaluator: invalid choice: 'slurm'"),
     (["--workers", "-1"], "evaluator.workers"),
@@ -134,6 +139,7 @@ def test_bad_evaluator_flags_are_one_line_and_exit_2(models_dir, tmp_path, run_m
     assert len(completed.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # an evaluate_env subprocess per case
 @pytest.mark.parametrize("args, message", [
     (["--models"], "expected at least one argument"),
     (["MODEL", "--models", "MODEL"], "not both"),
@@ -160,6 +166,7 @@ def test_reward_networks_in_a_model_folder_are_skipped(models_dir, tmp_path):
         model_runs([only_rn], "ddqn", 1, 0, vary_hp=False)
 
 
+@pytest.mark.slow  # evaluate_env and worker processes
 def test_a_killed_files_master_started_again_reuses_the_results_already_written(models_dir, tmp_path, run_module):
     """What the SLURM evaluate layout relies on when its master job is submitted again."""
     common = ["--models", models_dir, "--runs", 2, "--set", "agents.ddqn.train_episodes=12"]
@@ -197,6 +204,7 @@ def test_agent_config_takes_the_agents_section_of_a_yaml_file(models_dir, tmp_pa
     assert (agent.gumbel_softmax_temp, agent.gumbel_softmax_hard, agent.activation, agent.tau) == (8.0, True, "tanh", 0.05)
 
 
+@pytest.mark.slow  # an evaluate_env subprocess per case
 @pytest.mark.parametrize("file, message", [
     ("default_config/cartpole_ddqn.yaml", "has no agents.td3_discrete section"),
     ("default_config/no_such.yaml", "config file not found"),

@@ -46,6 +46,7 @@ def test_serial_backend_gives_the_batched_scores(tasks, batched_results):
     assert comparable(SerialEvaluator(CONFIG).evaluate(tasks, math.inf)) == comparable(batched_results)
 
 
+@pytest.mark.slow  # worker processes
 def test_processes_backend_gives_the_batched_scores(tasks, batched_results):
     evaluator = ProcessEvaluator(CONFIG)
     try:
@@ -126,7 +127,8 @@ def test_batched_fixed_env_results_follow_the_evaluation_protocol(fixed_env_expe
     assert all(1 <= row[5] <= 3 and not row[6] and not row[7] for row in se + real)
 
 
-@pytest.mark.parametrize("backend", ["serial", "processes", "files", "dask"])
+@pytest.mark.parametrize("backend", ["serial", *(pytest.param(backend, marks=pytest.mark.slow)  # worker processes
+                                                for backend in ("processes", "files", "dask"))])
 def test_every_backend_gives_the_batched_fixed_env_results(backend, fixed_env_expected, tmp_path):
     evaluator_config = dataclasses.replace(CONFIG.evaluator, backend=backend, workers=2, sync_dir=str(tmp_path))
     evaluator = make_evaluator(dataclasses.replace(CONFIG, evaluator=evaluator_config))

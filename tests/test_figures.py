@@ -62,6 +62,7 @@ def test_every_figure_is_covered():
     assert set(ARGS) == set(FIGURES)
 
 
+@pytest.mark.slow  # figures subprocesses on learn_env runs
 @pytest.mark.parametrize("name", list(ARGS))
 def test_a_figure_writes_png_pdf_and_csv(name, inputs, tmp_path):
     source, extra = ARGS[name]
@@ -82,6 +83,7 @@ def test_the_readme_names_every_figure():
     assert all(f"`{name}`" in readme for name in FIGURES)
 
 
+@pytest.mark.slow  # figures subprocesses on learn_env runs
 @pytest.mark.parametrize("args, message", [
     (["nope", "--models", "SES"], "unknown figure 'nope'"),
     (["density", "--models", "EMPTY"], "holds no models"),

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from common.errors import UserError
+from experiments.cli import PLAIN_NAME_RULE
 from nes.config import load_config
 from nes.evaluators.files import FilesEvaluator
 from nes.evaluators.local import BatchedEvaluator
@@ -47,6 +48,7 @@ def files_evaluator(sync_dir):
     return config, FilesEvaluator(config)
 
 
+@pytest.mark.slow  # a worker process
 def test_truncated_and_foreign_result_files_are_ignored(sync_dir, tmp_path, caplog):
     config, evaluator = files_evaluator(sync_dir)
     tasks = NESMaster(config, None, tmp_path, "planted").tasks()
@@ -77,6 +79,7 @@ def test_truncated_and_foreign_result_files_are_ignored(sync_dir, tmp_path, capl
     assert "notes.txt in the sync dir: not a results file of this iteration" in caplog.text
 
 
+@pytest.mark.slow  # a worker process
 def test_an_abandoned_claim_is_issued_again_when_its_lease_expires(sync_dir, tmp_path, caplog):
     config, evaluator = files_evaluator(sync_dir)
     tasks = NESMaster(config, None, tmp_path, "abandoned").tasks()
@@ -93,6 +96,7 @@ def test_an_abandoned_claim_is_issued_again_when_its_lease_expires(sync_dir, tmp
     assert not paths.root.exists(), "a finished run removes its files from the sync dir"
 
 
+@pytest.mark.slow  # a worker process
 def test_a_sync_dir_holding_the_run_id_with_another_config_is_refused_untouched(sync_dir, tmp_path):
     config, evaluator = files_evaluator(sync_dir)
     tasks = NESMaster(config, None, tmp_path, "taken").tasks()
@@ -105,6 +109,7 @@ def test_a_sync_dir_holding_the_run_id_with_another_config_is_refused_untouched(
     assert (sync_dir / "runs" / "taken" / "config").read_bytes() == before
 
 
+@pytest.mark.slow  # a worker subprocess
 def test_a_worker_exits_after_its_idle_time(tmp_path, run_module):
     completed = run_module("experiments.worker", "--sync-dir", tmp_path, "--idle-exit", 0.2, "--name", "w")
     assert completed.returncode == 0, completed.stderr
@@ -112,11 +117,12 @@ def test_a_worker_exits_after_its_idle_time(tmp_path, run_module):
     assert not (tmp_path / "workers" / "w").exists()
 
 
+@pytest.mark.slow  # a worker subprocess per case
 @pytest.mark.parametrize("args, message", [
     (["--sync-dir", "{missing}"], "sync dir {missing} does not exist (start the master first, or create it)"),
     (["--sync-dir", "{file}"], "sync dir {file} is not a directory"),
     (["--sync-dir", "{dir}", "--threads", "0"], "--idle-exit and --batch must be >= 0, --threads >= 1"),
-    (["--sync-dir", "{dir}", "--name", "a/b"], "--name 'a/b' is not a usable file name"),
+    (["--sync-dir", "{dir}", "--name", "a/b"], f"--name 'a/b' is not a usable file name ({PLAIN_NAME_RULE})"),
     ([], "the following arguments are required: --sync-dir"),
 ])
 def test_worker_bad_input_is_one_line_and_exit_2(tmp_path, run_module, args, message):
@@ -127,6 +133,7 @@ def test_worker_bad_input_is_one_line_and_exit_2(tmp_path, run_module, args, mes
     assert completed.stderr.strip().splitlines() == [f"error: {message.format(**places)}"]
 
 
+@pytest.mark.slow  # a learn_env subprocess per case
 @pytest.mark.parametrize("args, message", [
     (["--evaluator", "files", "--sync-dir", "/sys/synthenv-sync"],
      "sync dir /sys/synthenv-sync is not writable: Operation not permitted"),
@@ -150,6 +157,7 @@ def test_files_evaluator_needs_a_sync_dir():
         FilesEvaluator(load_config(None, FILES_SETS))
 
 
+@pytest.mark.slow  # a benchmark_files subprocess
 def test_benchmark_files_smoke_reports_identical_scores_and_the_overhead(run_module):
     benchmarks = REPO_ROOT / "BENCHMARKS.md"
     before = benchmarks.read_bytes()
@@ -160,6 +168,7 @@ def test_benchmark_files_smoke_reports_identical_scores_and_the_overhead(run_mod
     assert benchmarks.read_bytes() == before, "without --record the benchmark must not write BENCHMARKS.md"
 
 
+@pytest.mark.slow  # worker processes
 def test_a_worker_stopped_by_sigterm_gives_its_claims_back_at_once(tmp_path, caplog):
     """What ``scancel`` does: the claims come free without waiting for a (here 10-minute) lease."""
     config = load_config(None, [*FILES_SETS, f"evaluator.sync_dir={tmp_path}", "evaluator.lease_seconds=600"])

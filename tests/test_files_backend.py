@@ -2,9 +2,13 @@
 import os
 import signal
 
+import pytest
+
 from tests.files_helpers import (FILES, assert_same_run, checkpoint_iteration, claimed_but_unanswered, finish,
                                  start, wait_for)
 from tests.helpers import REFERENCE_RUN_SETS, TINY_OVERRIDES, set_flags
+
+pytestmark = pytest.mark.slow  # learn_env masters and worker processes
 
 
 def test_two_local_workers_give_the_batched_run_and_survive_a_killed_worker(reference_run, tmp_path):

@@ -1,8 +1,12 @@
 """The files backend: a master killed midway resumes, and the workers started by hand serve it on."""
 import signal
 
+import pytest
+
 from tests.files_helpers import FILES, assert_same_run, checkpoint_iteration, finish, start, wait_for
 from tests.helpers import REFERENCE_RUN_SETS, set_flags
+
+pytestmark = pytest.mark.slow  # learn_env masters and worker processes
 
 
 def test_a_killed_master_resumes_and_hand_started_workers_keep_serving(reference_run, tmp_path, run_module):

@@ -6,6 +6,8 @@ import pytest
 from agents import AGENTS
 from tests.helpers import run_entry_point, set_flags
 
+pytestmark = pytest.mark.slow  # learn_env subprocesses, one per agent
+
 INNER_AGENTS = {
     "ql": "CliffWalking-v1",
     "sarsa": "CliffWalking-v1",

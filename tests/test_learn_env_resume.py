@@ -5,10 +5,13 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from tests.helpers import (REFERENCE_RUN_SETS, REPO_ROOT, entry_point_env, last_stdout_line,
                            metrics_without_wall_clock, set_flags)
+
+pytestmark = pytest.mark.slow  # learn_env subprocesses, one of them killed
 
 
 def checkpoint_iteration(path) -> int:

@@ -2,6 +2,7 @@
 import json
 import shutil
 
+import pytest
 import torch
 
 from common.schema import to_dict
@@ -9,6 +10,8 @@ from experiments.learn_env import DEFAULT_CONFIG
 from nes.config import Config, load_config
 from tests.helpers import (REFERENCE_RUN_SETS, last_stdout_line, leaf_keys, metrics_without_wall_clock, run_entry_point,
                            set_flags)
+
+pytestmark = pytest.mark.slow  # learn_env subprocesses
 
 
 def snapshot(directory) -> dict:

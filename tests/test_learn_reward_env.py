@@ -17,6 +17,7 @@ from tests.helpers import REPO_ROOT, run_entry_point, set_flags
 TINY_CLIFF_RN = ("nes.population=2", "nes.max_iterations=2", "nes.time_mult=1000", "agents.ql.train_episodes=60")
 
 
+@pytest.mark.slow  # a learn_env subprocess
 def test_a_tiny_reward_network_run_learns_saves_and_reloads(tmp_path):
     out = tmp_path / "run"
     completed = run_entry_point("experiments.learn_env", "--config",

@@ -44,14 +44,13 @@ def test_tasks_depend_only_on_the_seed_and_the_iteration(tmp_path, tiny_config):
     assert not torch.equal(other_seed[0].psi, first[0].psi)
 
 
-def test_noise_has_the_configured_standard_deviation(tmp_path):
-    config = load_config(None, ["nes.noise_std=0.5"])
-    master = NESMaster(config, None, tmp_path, "run")
-    eps = master.noise(iteration=3, member=1)
-    assert eps.shape == master.state.psi.shape
-    assert abs(float(eps.std()) - 0.5) < 0.02
-    assert torch.equal(eps, master.noise(iteration=3, member=1))
-    assert not torch.equal(eps, master.noise(iteration=4, member=1))
+def test_the_checkpoint_holds_the_search_state_whole_and_loads_weights_only(tmp_path, tiny_config):
+    master = NESMaster(tiny_config, BatchedEvaluator(tiny_config), tmp_path, "run")
+    master.step()
+    payload = torch.load(master.latest_path, weights_only=True)
+    assert payload["strategy"] == "paper_nes" and payload["search_state"].keys() == {"psi"}
+    assert torch.equal(payload["search_state"]["psi"], master.state.psi)
+    assert torch.equal(payload["psi"], master.state.psi)
 
 
 def saved_se(path, config, seed=5):

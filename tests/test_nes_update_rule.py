@@ -7,14 +7,14 @@ import torch
 
 from nes.config import load_config
 from nes.evaluators.local import BatchedEvaluator
-from nes.master import NESMaster, worst_to_floor
+from nes.master import NESMaster
 from nes.member_evaluation import evaluate_members
-from nes.score_transforms import score_transform
+from nes.score_transforms import score_transform, worst_to_floor
 from tests.helpers import TINY_OVERRIDES
 
 
 def expected_psi(psi, tasks, results, config) -> torch.Tensor:
-    """The update of MISSION.md, written out member by member in float64."""
+    """The paper's update (nes/strategies/paper_nes.py), written out member by member in float64."""
     nes = config.nes
     scores = worst_to_floor(np.array([r.score for r in results]))
     scores_orig = worst_to_floor(np.array([r.score_orig for r in results]))

@@ -97,6 +97,7 @@ def test_an_unknown_paper_env_is_a_user_error(tmp_path):
         load_reward_env(tmp_path / "x.pt")
 
 
+@pytest.mark.slow  # an evaluate_env subprocess per case
 @pytest.mark.parametrize("content", ["corrupt", "other_env"])
 def test_bad_paper_files_end_evaluate_env_with_one_line(tmp_path, content):
     path = tmp_path / "model.pt"

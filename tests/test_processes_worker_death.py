@@ -6,11 +6,15 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from nes.config import load_config
 from nes.evaluators.local import BatchedEvaluator
 from nes.evaluators.processes import ProcessEvaluator
 from nes.master import NESMaster
 from tests.helpers import TINY_OVERRIDES
+
+pytestmark = pytest.mark.slow  # worker processes, one of them killed
 
 # Long enough trainings (a few seconds per chunk) that the kill lands while members are running.
 CONFIG = load_config(None, [*TINY_OVERRIDES, "nes.population=3", "evaluator.workers=2",

@@ -101,7 +101,7 @@ def test_flat_vectors_and_member_state_dicts_round_trip():
     assert torch.equal(alone.to_flat()[0], psis[1])
     cheetah = real_env_spec("HalfCheetah-v5")
     linear = RewardEnvNets.initialise([1, 2, 3], cheetah, 8, 1, "relu", 102)
-    assert linear.num_params == 4 and not linear.to_flat().any()   # w starts at zero, as the paper's
+    assert linear.num_params == 4 and not linear.to_flat().any()   # w starts at zero (the paper's: random)
     assert RewardEnvNets.initialise([1], spec, 8, 1, "relu", 0).to_flat().shape == (1, 0)
 
 

@@ -1,4 +1,5 @@
-"""The paper's SE early-out rule: stop when two disjoint windows of episode returns agree."""
+"""The paper's SE early-out rule (env_solved in agents/base_agent.py @ 7070963): stop when two
+disjoint windows of episode returns agree."""
 from agents.training import plateaued
 
 

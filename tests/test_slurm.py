@@ -22,6 +22,8 @@ from tests.helpers import (REFERENCE_RUN_SETS, entry_point_env, metrics_without_
                            set_flags, write_tiny_ses)
 from tests.slurm_cluster import SlurmCluster, missing_reason
 
+pytestmark = pytest.mark.slow  # a live SLURM and learn_env subprocesses
+
 SHORT_LEASE = "evaluator.lease_seconds=3"
 
 
@@ -160,7 +162,7 @@ def test_cancelled_array_tasks_lose_no_work(slurm, tmp_path):
 
 def test_bohb_layout_scripts_are_generated_and_valid_bash(tmp_path):
     space = tmp_path / "space.yaml"
-    space.write_text("nes.step_size: {type: float, low: 0.01, high: 1.0, log: true}\n")
+    space.write_text("hyperparameters:\n  nes.step_size: {type: float, low: 0.01, high: 1.0, log: true}\n")
     layout = write_layout("bohb", tmp_path / "bohb", "--space", space, "--iterations", "4", "--bohb-workers", "3",
                           "--workers", "8")
     scripts = sorted(p.name for p in layout.iterdir() if p.suffix in (".sh", ".sbatch"))

@@ -7,6 +7,8 @@ import yaml
 
 from tests.helpers import TINY_OVERRIDES, run_entry_point, set_flags, write_tiny_ses
 
+pytestmark = pytest.mark.slow  # slurm_scripts subprocesses
+
 
 @pytest.fixture(scope="module")
 def nes_layout(tmp_path_factory):

@@ -1,5 +1,6 @@
-"""Tabular Q-learning and SARSA: the update rule, on-policy SARSA, the count bonus, population
-equivalence, determinism, env checks, and learning on CliffWalking-v1."""
+"""Tabular Q-learning and SARSA: the update rule, on-policy SARSA, the count bonus, epsilon, the
+action-space check, and learning on CliffWalking-v1 (the contract every agent keeps is in
+test_agent_contract.py)."""
 import dataclasses
 
 import pytest
@@ -117,53 +118,22 @@ def test_epsilon_decays_per_episode_down_to_its_floor_for_active_members_only():
 
 # ------------------------------------------------------------ env checks
 
-@pytest.mark.parametrize("name", AGENTS)
-def test_an_env_with_continuous_observations_is_refused_in_one_line(name):
-    with pytest.raises(UserError, match=rf"^agent '{name}' needs discrete states, but Pendulum-v1 has "
-                                        r"continuous observations$"):
-        load_config(None, [f"agent={name}", "env=Pendulum-v1"])
-
-
 def test_continuous_actions_are_refused_in_one_line():
     spec = dataclasses.replace(SPEC, discrete_actions=False)
     with pytest.raises(UserError, match=r"^agent 'ql' needs discrete actions, but CliffWalking-v1 has continuous"):
         QLearning(agent_config("ql"), spec, [0])
 
 
-# ------------------------------------------------- population and determinism
-
-@pytest.mark.parametrize("name", AGENTS)
-def test_member_trains_the_same_alone_as_in_a_population(name):
-    # stop_when_solved makes members stop at different episodes, so masking is exercised.
-    overrides = ("train_episodes=40", "count_based=true", "beta=0.3")
-    together, result_p = train(name, [5, 6, 7], *overrides, stop_when_solved=True)
-    alone, result_1 = train(name, [6], *overrides, stop_when_solved=True)
-    assert len(set(result_p.train_steps.tolist())) > 1, "members should differ, or the check is vacuous"
-    assert torch.equal(together.q[1], alone.q[0]) and torch.equal(together.visits[1], alone.visits[0])
-    assert together.epsilon[1] == alone.epsilon[0]
-    for field in ("train_steps", "train_episodes", "test_return", "solved", "failed"):
-        assert torch.equal(getattr(result_p, field)[1], getattr(result_1, field)[0]), field
-    assert result_p.episode_returns[1] == result_1.episode_returns[0]
-
-
-@pytest.mark.parametrize("name", AGENTS)
-def test_same_seeds_give_identical_training(name):
-    overrides = ("train_episodes=15", "eps_init=0.5", "eps_decay=0.9")
-    (first, result_1), (second, result_2) = (train(name, [3, 4], *overrides) for _ in range(2))
-    assert torch.equal(first.q, second.q) and torch.equal(first.visits, second.visits)
-    assert result_1.episode_returns == result_2.episode_returns
-    assert first.epsilon.tolist() == pytest.approx([0.5 * 0.9 ** 15] * 2)
-    assert result_1.episode_returns[0] != result_1.episode_returns[1]
-
-
 # ---------------------------------------------------------------- learning
 
+@pytest.mark.slow  # learning until solved
 def test_q_learning_finds_the_optimal_path_on_cliff_walking():
     _, result = train("ql", [0, 1, 2], "train_episodes=60", stop_when_solved=True)
     assert result.test_return.tolist() == [-13.0, -13.0, -13.0]
     assert result.train_episodes.max() <= 40
 
 
+@pytest.mark.slow  # learning until solved
 def test_sarsa_finds_a_safe_path_on_cliff_walking():
     _, result = train("sarsa", [0, 1, 2], stop_when_solved=True, test_every=10)
     assert (result.test_return >= -17.0).all(), result.test_return

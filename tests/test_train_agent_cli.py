@@ -7,6 +7,8 @@ import torch
 
 from tests.helpers import last_stdout_line, run_entry_point
 
+pytestmark = pytest.mark.slow  # train_agent subprocesses
+
 TIMEOUT = 180
 
 

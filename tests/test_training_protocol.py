@@ -48,8 +48,9 @@ def test_without_early_out_members_train_to_the_episode_cap():
 
 
 def test_constant_se_returns_stop_at_the_first_allowed_check():
-    # The paper checks once episode > init_episodes + early_out_num (0-based): with 1 init episode
-    # and a window of 3, the first check follows the 6th episode, and constant returns stop there.
+    # The paper (base_agent.py @ 7070963) checks once episode > init_episodes + early_out_num
+    # (0-based): with 1 init episode and a window of 3, the first check follows the 6th episode,
+    # and constant returns stop there.
     result, _ = train(["agents.ddqn.train_episodes=20", "agents.ddqn.early_out_num=3"])
     assert result.train_episodes.tolist() == [6, 6]
     assert not result.failed.any() and not result.timed_out.any()
@@ -83,7 +84,8 @@ def test_reached_averages_the_last_window_or_fewer_at_the_start():
 
 def test_real_env_early_out_stops_once_training_returns_reach_the_threshold():
     # Stood in for a real env (on_synthetic False): every episode returns 200 >= CartPole's 195.
-    # The paper checks once episode > init_episodes (0-based): after the 3rd with 1 init episode.
+    # The paper (base_agent.py @ 7070963) checks once episode > init_episodes (0-based): after the 3rd
+    # with 1 init episode.
     result, _ = train(["agents.ddqn.train_episodes=20"], reward=200.0, on_synthetic=False,
                       real_early_out=True, test_every=0)
     assert result.train_episodes.tolist() == [3, 3]

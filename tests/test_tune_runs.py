@@ -18,7 +18,8 @@ from hpbandster.core.worker import Worker
 from tests.helpers import REPO_ROOT, last_stdout_line, run_entry_point, set_flags
 from tuning.runner import BOHBMaster, load_results
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # hpbandster on ConfigSpace 1.x
+pytestmark = [pytest.mark.slow,  # BOHB with a live nameserver and worker processes
+              pytest.mark.filterwarnings("ignore::DeprecationWarning")]  # hpbandster on ConfigSpace 1.x
 
 SE_SPACE = REPO_ROOT / "default_config" / "bohb" / "cartpole_synthetic_env.yaml"
 TINY_SETS = ("nes.population=2", "nes.time_mult=1000", "agents.ddqn.train_episodes=3", "agents.ddqn.test_episodes=2")

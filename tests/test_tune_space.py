@@ -90,6 +90,7 @@ def test_bad_space_is_one_line_in_process(tmp_path, name):
         SearchSpace.from_file(path)
 
 
+@pytest.mark.slow  # a tune subprocess per case
 @pytest.mark.parametrize("name", ["unknown_key", "empty", "min_over_max"])
 def test_bad_space_from_the_command_line(tmp_path, name):
     text, expected = BAD_SPACES[name]
@@ -101,12 +102,14 @@ def test_bad_space_from_the_command_line(tmp_path, name):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow  # a tune subprocess
 def test_min_budget_over_max_budget_flags(tmp_path):
     completed = run_entry_point("experiments.tune", "--space", SE_SPACE, "--iterations", 1, "--min-budget", 5,
                                 "--max-budget", 2, "--out", tmp_path / "run", timeout=60)
     assert_one_line_user_error(completed, "min budget 5.0 exceeds max budget 2.0")
 
 
+@pytest.mark.slow  # a tune subprocess
 def test_resume_directory_from_another_space(tmp_path):
     # A tune run directory holds its space as space.yaml (with its base config beside it) and tune.json.
     run = tmp_path / "run"
@@ -118,6 +121,7 @@ def test_resume_directory_from_another_space(tmp_path):
     assert_one_line_user_error(completed, "was tuned with another space")
 
 
+@pytest.mark.slow  # a tune subprocess
 def test_worker_without_a_run_directory(tmp_path):
     completed = run_entry_point("experiments.tune", "--worker", "--out", tmp_path / "nothing", "--wait", 1,
                                 timeout=60)

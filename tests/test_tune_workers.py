@@ -13,7 +13,8 @@ import pytest
 
 from tests.helpers import REPO_ROOT, entry_point_env, run_entry_point, set_flags
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.slow,  # BOHB with a live nameserver and worker processes
+              pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 SE_SPACE = REPO_ROOT / "default_config" / "bohb" / "cartpole_synthetic_env.yaml"
 # Jobs of 2-3 tiny NES iterations: long enough to be killed mid-job.

@@ -1,11 +1,14 @@
 """experiments.zoo: a learn_env run goes into a zoo with its manifest entry, and loads back."""
 import json
 
+import pytest
+
 from nes.model_files import load_model
 from tests.helpers import REPO_ROOT, run_entry_point
 from tests.zoo_models import zoo_models
 
 
+@pytest.mark.slow  # a zoo subprocess on the reference learn_env run
 def test_a_run_goes_into_the_zoo_with_its_manifest_entry(reference_run, tmp_path):
     run_dir, _ = reference_run
     zoo = tmp_path / "zoo"
@@ -20,6 +23,7 @@ def test_a_run_goes_into_the_zoo_with_its_manifest_entry(reference_run, tmp_path
     assert kind == "synthetic_env" and config.env == "CartPole-v0" and nets.population == 1
 
 
+@pytest.mark.slow  # a zoo subprocess on the reference learn_env run
 def test_run_only_keeps_the_nes_run_for_the_success_figure_but_no_model(reference_run, tmp_path):
     run_dir, _ = reference_run
     zoo = tmp_path / "zoo"
@@ -33,6 +37,7 @@ def test_run_only_keeps_the_nes_run_for_the_success_figure_but_no_model(referenc
     assert (zoo / entry["nes_run"] / "metrics.csv").read_text() == (run_dir / "metrics.csv").read_text()
 
 
+@pytest.mark.slow  # a zoo subprocess
 def test_a_directory_that_is_no_run_is_one_line(tmp_path):
     completed = run_entry_point("experiments.zoo", "add", tmp_path, "--name", "x", "--command", "c",
                                 "--zoo", tmp_path / "zoo")

@@ -1,16 +1,19 @@
 """The loss of one BOHB sample on one budget (smaller is better).
 
-Learning an SE or RN (``learn_env`` configs), the paper's loss:
+Learning an SE or RN (``learn_env`` configs):
   ``nes_iterations``: NES iterations until the SE/RN is solved (the iteration at which agents
   trained on psi first reach the env's threshold on average, counted from 1), averaged over
-  repeats; an unsolved run counts as ``nes.max_iterations x unsolved_factor``;
+  repeats; an unsolved run counts as ``nes.max_iterations x unsolved_factor``. The paper's SE
+  loss (experiments/GTNC_evaluate_cartpole_params.py:92-97 @ 3216697) sums 3 runs and counts an
+  unsolved run as max_iterations (unsolved_factor 1);
   ``nes_score``: minus the best mean score_orig the run reached (for objectives such as the RN's
   ``steps_to_threshold``, where "solved" is too easy to tell settings apart).
 Each repeat is a whole NES run in-process (``NESMaster`` with the config's evaluator backend) with
 seed ``seed + repeat``, so every sample is scored on the same seeds; it writes a learn_env-style
 run directory (config.yaml, metrics.csv, latest.pt, best.pt).
 
-Training a plain agent on the real env (the paper tuned TD3 and PPO this way), one batched
+Training a plain agent on the real env (the paper tuned TD3 and PPO this way:
+experiments/bohb_params_TD3_*.py, bohb_params_PPO_*.py @ 3216697), one batched
 population with one member per repeat:
   ``test_return``: minus the mean final test return;
   ``steps_to_solve``: mean training steps until a test first reaches the threshold; a member that
@@ -23,12 +26,11 @@ from pathlib import Path
 
 import torch
 
-from agents import make_agent
-from agents.training import EpisodeReport, train_population
-from common.rng import derive_seed
+from agents.population import SeedRoles, train_fresh_population
+from agents.training import EpisodeReport
+from common.files import atomic_write_csv
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
-from experiments.learn_env import write_metrics
 from nes.config import Config, save_config
 from nes.evaluators import make_evaluator
 from nes.master import NESMaster
@@ -73,7 +75,7 @@ def nes_run(config: Config, run_dir: Path) -> dict:
     # masters share one files-backend sync directory are told apart by it.
     run_id = ".".join(run_dir.parts[-3:])
     master = NESMaster(config, evaluator, run_dir, run_id)
-    master.hooks.append(lambda row, state: write_metrics(run_dir / "metrics.csv", state.metrics))
+    master.hooks.append(lambda row, state: atomic_write_csv(run_dir / "metrics.csv", state.metrics))
     try:
         state = master.run()
     finally:
@@ -86,26 +88,20 @@ def nes_run(config: Config, run_dir: Path) -> dict:
 def agent_run(config: Config, population: int, run_dir: Path, unsolved_factor: float) -> list[dict]:
     """``population`` agents (seeds ``seed + member``) trained together on the real env."""
     spec = real_env_spec(config.env)
-    agent_config = config.agent_config()
     torch.set_num_threads(config.evaluator.threads)
     seeds = [config.seed + m for m in range(population)]
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
-    agent = make_agent(config.agent, agent_config, spec, [derive_seed(s, 0) for s in seeds])
-    train_env = RealVecEnv(config.env, [derive_seed(s, 1) for s in seeds])
-    test_env = RealVecEnv(config.env, [derive_seed(s, 2) for s in seeds], agent_config.test_episodes)
     first_solved: dict[int, int] = {}
 
     def on_episode(report: EpisodeReport) -> None:
         for m in torch.nonzero(report.tested & (report.test_returns >= spec.solved_reward)).flatten().tolist():
             first_solved.setdefault(m, int(report.steps[m]))
 
-    try:
-        result = train_population(agent, train_env, test_env, agent_config, config.protocol, on_synthetic=False,
-                                  on_episode=on_episode)
-    finally:
-        train_env.close()
-        test_env.close()
+    roles = SeedRoles.of(seeds)
+    result = train_fresh_population(config.agent, config.agent_config(), config.env, roles,
+                                    RealVecEnv(config.env, roles.train_env), config.protocol, on_synthetic=False,
+                                    on_episode=on_episode).result
     members = []
     for m, seed in enumerate(seeds):
         steps = int(result.train_steps[m])

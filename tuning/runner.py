@@ -194,7 +194,7 @@ def run_session(space: SearchSpace, run_dir: Path, settings: TuneSettings) -> Re
     atomic_write_text(run_dir / "base_config.yaml", space.base_config.read_text() if space.base_config else "{}\n")
     atomic_write_text(run_dir / SPACE_FILE, json.dumps(space_data, indent=2) + "\n")  # JSON is YAML too
     configspace = space.configspace(seed=settings.seed + session)
-    defaults = {name: hp.default_value for name, hp in configspace.items()}
+    defaults = space.default_sample()
     save_config(space.config(defaults, space.budget.max, settings.overrides), run_dir / "default_sample_config.yaml")
     np.random.seed(settings.seed + session)  # BOHB's model draws from numpy's global generator
 

@@ -11,7 +11,11 @@ A space file names config keys directly::
       agents.ddqn.gamma: {type: float, low: 0.001, high: 0.1, log: true, transform: one_minus}
       agents.ddqn.activation: {type: categorical, choices: [tanh, relu, leakyrelu, prelu]}
 
-``transform: one_minus`` samples x and sets the key to 1 - x (the paper's gamma and eps_decay).
+``transform: one_minus`` samples x and sets the key to 1 - x (the paper's gamma and eps_decay:
+experiments/GTNC_evaluate_cartpole_params.py:63,68 @ 3216697).
+A space that tunes ``nes.strategy`` (categorical) may tune the strategies' own settings too
+(``nes.pgpe.max_speed``, ...): each ``nes.<strategy>.*`` hyperparameter is active only in samples
+of that strategy (a ConfigSpace condition), so no sample sets another strategy's section.
 ``budget.maps_to`` is ``repeats`` (the budget is the number of runs with different seeds that
 the loss averages) or an integer config key (the budget, rounded, becomes its value, e.g.
 ``nes.max_iterations``). ``loss.kind`` is one of ``LOSS_KINDS`` (see ``tuning/losses.py``).
@@ -27,6 +31,7 @@ import ConfigSpace as CS
 from common.config_files import read_yaml
 from common.errors import UserError
 from nes.config import Config, load_config
+from nes.strategies import STRATEGIES
 from tuning.compat import plain
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -97,8 +102,7 @@ class SearchSpace:
             if config_key_type(key) is None:
                 raise UserError(f"space {source}: unknown config key '{key}'")
         self._check_settings()
-        self.configspace(seed=0)
-        self.config({name: hp.default_value for name, hp in self.configspace(seed=0).items()}, self.budget.max)
+        self.config(self.default_sample(), self.budget.max)
 
     @classmethod
     def from_file(cls, path: Path) -> "SearchSpace":
@@ -157,7 +161,28 @@ class SearchSpace:
         space = CS.ConfigurationSpace(seed=seed)
         for key, spec in self.hyperparameters.items():
             space.add(self._hyperparameter(key, spec))
+        for condition in self._strategy_conditions(space):
+            space.add(condition)
         return space
+
+    def default_sample(self) -> dict:
+        """The space's default configuration: its active hyperparameters at their defaults."""
+        return dict(self.configspace(seed=0).get_default_configuration())
+
+    def _strategy_conditions(self, space: CS.ConfigurationSpace) -> list:
+        """``nes.<strategy>.*`` is active only where ``nes.strategy`` is that strategy."""
+        if "nes.strategy" not in self.hyperparameters:
+            return []
+        choices = getattr(space["nes.strategy"], "choices", ())
+        conditions = []
+        for key in self.hyperparameters:
+            parts = key.split(".")
+            if len(parts) == 3 and parts[0] == "nes" and parts[1] in STRATEGIES:
+                if parts[1] not in choices:
+                    raise UserError(f"space {self.source}: hyperparameter '{key}' belongs to strategy "
+                                    f"'{parts[1]}', which nes.strategy's choices leave out")
+                conditions.append(CS.EqualsCondition(space[key], space["nes.strategy"], parts[1]))
+        return conditions
 
     def _hyperparameter(self, key: str, spec):
         where = f"space {self.source}: hyperparameter '{key}'"

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import torch
 
+from agents import AGENTS
 from common.errors import UserError, exits_cleanly_on_user_error
-from experiments.cli import agent_config_overrides, fresh_run_dir, make_parser, run_name, setup_logging
+from experiments.cli import agent_config_overrides, make_parser, new_run_dir, run_name, setup_logging
 from experiments.figures import DEFAULT_RUNS, DEFAULT_RUNS_OF, FIGURES
 from nes.config import BACKENDS
 
@@ -56,6 +57,9 @@ def main(argv=None) -> Path:
     setup_logging()
     if args.name not in FIGURES:
         raise UserError(f"unknown figure '{args.name}'; choose one of {', '.join(FIGURES)}")
+    unknown = [agent for agent in args.agents or () if agent not in AGENTS]
+    if unknown:
+        raise UserError(f"--agents: unknown agent {unknown[0]!r}; choose from {', '.join(sorted(AGENTS))}")
     if args.runs is None:
         args.runs = DEFAULT_RUNS_OF.get(args.name, DEFAULT_RUNS)
     args.overrides = agent_config_overrides(args.agent_config) + args.overrides
@@ -64,14 +68,12 @@ def main(argv=None) -> Path:
         if value < 1:
             raise UserError(f"{flag} must be >= 1, got {value}")
     torch.set_num_threads(1)
-    out_dir = fresh_run_dir(args.out, run_name("figures", args.name, args.seed))
     make, _ = FIGURES[args.name]
-    try:
+    # Bad input found while reading the models leaves nothing behind (a files backend's sync dir
+    # with workers' results stays, for a figure run again).
+    with new_run_dir(args.out, run_name("figures", args.name, args.seed),
+                     started=lambda out_dir: (out_dir / "sync").is_dir()) as out_dir:
         summary = make(args, out_dir)
-    except UserError:
-        if not any(out_dir.iterdir()):
-            out_dir.rmdir()  # bad input found while reading the models: leave nothing behind
-        raise
     print(summary)
     print(out_dir)
     return out_dir

@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import UserError
-from common.schema import to_dict
-from nes.config import EvaluatorConfig, load_config
-from nes.model_files import find_model_files, load_model, model_label
+from nes.config import EvaluatorConfig
+from nes.model_files import config_with_overrides, find_model_files, load_model, model_label
 
 
 def evaluator_of(args) -> EvaluatorConfig:
@@ -40,7 +39,7 @@ def load_models(paths, kind: str, env: str | None, overrides=()) -> list[LoadedM
         env = env or config.env
         if config.env != env:
             raise UserError(f"model {path} is for {config.env}, not for {env}: give one env's models (or --env)")
-        config = load_config(to_dict(config), overrides) if overrides else config
+        config = config_with_overrides(config, overrides, path) if overrides else config
         models.append(LoadedModel(model_label(path), path, found, nets, config))
     if not models:
         what = "synthetic environments" if kind == "synthetic_env" else "reward networks"

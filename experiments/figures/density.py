@@ -26,10 +26,6 @@ log = logging.getLogger("figures.density")
 
 def planned_runs(models, agents, runs: int, seed: int) -> list[Run]:
     """``runs`` agents per agent and variant; SE run i trains on model i mod len(models)."""
-    if runs < len(models):
-        unused = ", ".join(m.label for m in models[runs:])
-        log.warning("--runs %d trains on %d of the %d SEs (%s unused); pass --runs %d to train on each",
-                    runs, runs, len(models), unused, len(models))
     seeds = [derive_seed(seed, run, 0xD5) for run in range(runs)]
     planned = []
     for agent in agents:
@@ -40,6 +36,11 @@ def planned_runs(models, agents, runs: int, seed: int) -> list[Run]:
                 planned.append(Run(m.label, config, run, s, m.nets))
         config = load_config(to_dict(models[0].config), [f"agent={agent}", f"agents.{agent}.vary_hp=false"])
         planned += [Run(REAL, config, run, derive_seed(s, 1)) for run, s in enumerate(seeds)]
+    # Said once every run's config is known to be valid: bad input gets its one error line only.
+    if runs < len(models):
+        unused = ", ".join(m.label for m in models[runs:])
+        log.warning("--runs %d trains on %d of the %d SEs (%s unused); pass --runs %d to train on each",
+                    runs, runs, len(models), unused, len(models))
     return planned
 
 

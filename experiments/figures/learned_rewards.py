@@ -1,6 +1,7 @@
 """learned_rewards: the reward each CliffWalking reward network gives, cell by cell.
 
-For each RN (the paper shows types 1, 2, 5 and 6) and each cell s of the 4 x 12 grid: the mean,
+For each RN (the paper shows types 1, 2, 5 and 6: GTNC_evaluate_gridworld_heatmap.py @ 3216697)
+and each cell s of the 4 x 12 grid: the mean,
 over the four actions a, of the learned part of the reward the agent sees for (s, a) (for an
 additive type, the seen reward minus the real reward r; for an exclusive type, all of it),
 computed from gymnasium's transition table (s' and r) and the RN with its agent's discount gamma.

@@ -12,12 +12,10 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from common.errors import UserError
-from common.rng import derive_seed
 from envs.real import real_env_spec
-from experiments.compare_reward_envs import (PLAIN, _SEED_TAG, RewardModel, label_models, train_variant,
-                                             variant_config)
 from experiments.curves import common_grid, learning_curve
 from experiments.figures.common import load_models, new_figure, save, write_csv
+from experiments.reward_variants import PLAIN, RewardModel, label_models, run_seeds, train_variant, variant_config
 
 TRANSFER = {"ql": "sarsa", "sarsa": "ql", "ddqn": "dueling_ddqn", "dueling_ddqn": "ddqn", "td3": "ppo",
             "td3_discrete": "ddqn", "ppo": "td3"}
@@ -35,7 +33,7 @@ def make(args, out_dir: Path) -> str:
     agent = (args.agents or (models[0].config.agent,))[0]
     transfer = args.agents[1] if args.agents and len(args.agents) > 1 else TRANSFER[agent]
     threshold = real_env_spec(env).solved_reward
-    seeds = [derive_seed(args.seed, run, _SEED_TAG) for run in range(args.runs)]
+    seeds = run_seeds(args.seed, args.runs)
     figure, axes = new_figure(1, 3, width=4.6, height=3.6)
     rows, summary = [], []
     for ax, (title, name, vary) in zip(axes[0], settings(agent, transfer)):

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agents import make_agent
-from agents.training import train_population
+from agents.population import SeedRoles, train_fresh_population
 from common.rng import derive_seed
 from common.schema import to_dict
 from envs.initial_states import InitialStateSampler
@@ -45,19 +44,17 @@ class Recording:
 
 
 def visited_states(config, seeds, nets=None) -> np.ndarray:
+    """The states agents (base seeds ``seeds``) step into while they train on the SE ``nets`` (None: the real env)."""
     spec = real_env_spec(config.env)
-    agent_config = config.agent_config()
-    agent = make_agent(config.agent, agent_config, spec, [derive_seed(s, 0) for s in seeds])
-    test_env = RealVecEnv(config.env, [derive_seed(s, 2) for s in seeds], agent_config.test_episodes)
+    roles = SeedRoles.of(seeds)
     if nets is not None:
-        sampler = InitialStateSampler(config.env, [derive_seed(s, 1) for s in seeds])
+        sampler = InitialStateSampler(config.env, roles.train_env)
         env = Recording(SyntheticVecEnv(nets.with_flat(nets.to_flat().repeat(len(seeds), 1)), spec, sampler,
-                                        autoreset=False))
+                                        autoreset=False, raw_done=config.synthetic_env.done_in_target == "raw"))
     else:
-        env = Recording(RealVecEnv(config.env, [derive_seed(s, 1) for s in seeds]))
-    train_population(agent, env, test_env, agent_config, evaluation_protocol(config.protocol, nets is not None),
-                     on_synthetic=nets is not None)
-    test_env.close()
+        env = Recording(RealVecEnv(config.env, roles.train_env))
+    train_fresh_population(config.agent, config.agent_config(), config.env, roles, env,
+                           evaluation_protocol(config.protocol, nets is not None), on_synthetic=nets is not None)
     return np.concatenate(env.states) if env.states else np.zeros((0, spec.state_dim))
 
 

@@ -6,43 +6,14 @@ on the real env on average (``mean_test_return_orig``, the NES master's "solved"
 stopped there stays solved. At each iteration the share is over all runs of the group, so a run
 that ended unsolved counts as unsolved to the end.
 """
-import csv
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from common.errors import UserError
-from envs.real import real_env_spec
 from experiments.figures.common import new_figure, save, write_csv
-from nes.config import load_config
+from experiments.runs import find_runs, solved_at
 
 COLUMNS = ("env", "group", "iteration", "runs", "solved_share")
-
-
-def find_runs(paths) -> list[Path]:
-    """learn_env run directories at or one level below ``paths``."""
-    runs = []
-    for path in map(Path, paths):
-        candidates = [path] if (path / "metrics.csv").is_file() else sorted(p for p in path.glob("*") if p.is_dir())
-        runs += [c for c in candidates if (c / "metrics.csv").is_file() and (c / "config.yaml").is_file()]
-    if not runs:
-        raise UserError(f"no learn_env runs (directories with config.yaml and metrics.csv) in "
-                        f"{', '.join(map(str, paths))}")
-    return runs
-
-
-def solved_at(run: Path) -> tuple[object, int | None, int]:
-    """(config, first solved iteration or None, iterations run)."""
-    try:
-        config = load_config(yaml.safe_load((run / "config.yaml").read_text()))
-        with open(run / "metrics.csv", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        threshold = real_env_spec(config.env).solved_reward
-        solved = [int(r["iteration"]) for r in rows if float(r["mean_test_return_orig"]) >= threshold]
-    except (OSError, KeyError, ValueError, yaml.YAMLError, UserError) as error:
-        raise UserError(f"run directory {run} cannot be read as a learn_env run ({error})") from None
-    return config, (solved[0] if solved else None), len(rows)
 
 
 def success_rows(runs, group_of) -> list[dict]:
