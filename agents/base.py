@@ -24,7 +24,9 @@ class AgentConfig:
 
     train_episodes: int = option(1000, "cap on training episodes", low=1)
     test_episodes: int = option(10, "real-env episodes per test (score = their mean return)", low=1)
-    init_episodes: int = option(1, "episodes before learning starts (paper: learn when episode > init)", low=0)
+    init_episodes: int = option(
+        1, "episodes before learning starts: learning from episode > init (base_agent.py @ 7070963; "
+        "@ 3216697 >= init)", low=0)
     same_action_num: int = option(1, "env steps each chosen action is repeated", low=1)
     early_out_num: int = option(10, "episodes in the moving mean of the SE early-out rule", low=1)
     early_out_virtual_diff: float = option(

@@ -66,7 +66,9 @@ class QLConfig(TabularConfig):
 
     train_episodes: int = option(100, "cap on training episodes", low=1)
     test_episodes: int = option(1, "real-env episodes per test (score = their mean return)", low=1)
-    init_episodes: int = option(0, "episodes before learning starts (paper: learn when episode > init)", low=0)
+    init_episodes: int = option(
+        0, "episodes before learning starts: learning from episode > init (base_agent.py @ 7070963; "
+        "@ 3216697 >= init)", low=0)
     early_out_virtual_diff: float = option(
         0.02, "SE early out when that mean changes by less than this fraction", low=0.0)
 
@@ -88,7 +90,9 @@ class SARSAConfig(TabularConfig):
 
     train_episodes: int = option(200, "cap on training episodes", low=1)
     test_episodes: int = option(1, "real-env episodes per test (score = their mean return)", low=1)
-    init_episodes: int = option(5, "episodes before learning starts (paper: learn when episode > init)", low=0)
+    init_episodes: int = option(
+        5, "episodes before learning starts: learning from episode > init (base_agent.py @ 7070963; "
+        "@ 3216697 >= init)", low=0)
     early_out_virtual_diff: float = option(
         0.02, "SE early out when that mean changes by less than this fraction", low=0.0)
     alpha: float = option(0.99, "learning rate of the tabular update", low=0.0, low_open=True, high=1.0)

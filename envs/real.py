@@ -59,6 +59,9 @@ class RealEnvSpec:
     discrete_states: bool = False  # the observation is a one-hot cell index
     action_bound: float = 1.0      # continuous actions lie in [-action_bound, action_bound]
     info_dim: int = 0              # length of the step's info vector (``env_info_keys``)
+    # The observation space's bounds (inf where unbounded; empty for a one-hot observation).
+    state_low: tuple[float, ...] = ()
+    state_high: tuple[float, ...] = ()
 
 
 def check_env_id(env_id: str) -> None:
@@ -101,9 +104,12 @@ def real_env_spec(env_id: str) -> RealEnvSpec:
     action_dim = int(env.action_space.n) if discrete else int(np.prod(env.action_space.shape))
     bound = 1.0 if discrete else float(np.max(np.abs(env.action_space.high)))
     threshold = facts.solved_reward if facts.solved_reward is not None else env.spec.reward_threshold
+    one_hot = isinstance(env, OneHotObservation)
+    low, high = ((), ()) if one_hot else (tuple(map(float, env.observation_space.low.reshape(-1))),
+                                          tuple(map(float, env.observation_space.high.reshape(-1))))
     spec = RealEnvSpec(env_id=env_id, state_dim=int(np.prod(env.observation_space.shape)), action_dim=action_dim,
                        discrete_actions=discrete, max_steps=int(env.spec.max_episode_steps),
-                       solved_reward=float(threshold), discrete_states=isinstance(env, OneHotObservation),
-                       action_bound=bound, info_dim=len(facts.info_keys))
+                       solved_reward=float(threshold), discrete_states=one_hot,
+                       action_bound=bound, info_dim=len(facts.info_keys), state_low=low, state_high=high)
     env.close()
     return spec

@@ -4,6 +4,7 @@ import torch
 
 from envs.initial_states import InitialStateSampler
 from envs.real import RealEnvSpec
+from envs.state_bounds import StateClipper
 from models.synthetic_env_nets import SyntheticEnvNets
 
 
@@ -11,6 +12,8 @@ class SyntheticVecEnv:
     """Steps P SEs (one per member) on B episodes each.
 
     Episodes end when the done net fires (terminated) or at the real env's step limit (truncated).
+    Next states are clipped into the real env's observation bounds where they are finite, as
+    ``SyntheticEnv`` clips them (a NaN or inf output still flags its member, below).
     With ``autoreset``, an ended episode restarts at once from a fresh real-env initial state and
     the returned observation is that new start, as in gymnasium's same-step autoreset; the true
     next state is in ``final_obs``. A member whose SE produced NaN or inf is flagged in
@@ -24,6 +27,7 @@ class SyntheticVecEnv:
     def __init__(self, nets: SyntheticEnvNets, spec: RealEnvSpec, sampler: InitialStateSampler,
                  episodes_per_member: int = 1, autoreset: bool = True, raw_done: bool = False):
         self.nets, self.spec, self.sampler = nets, spec, sampler
+        self.clip = StateClipper(spec)
         self.raw_done = raw_done
         self.done_values: torch.Tensor | None = None
         self.population, self.episodes, self.autoreset = nets.population, episodes_per_member, autoreset
@@ -56,6 +60,7 @@ class SyntheticVecEnv:
             self.nonfinite |= bad_members
             next_states = torch.nan_to_num(next_states, nan=0.0, posinf=0.0, neginf=0.0)
             rewards = torch.nan_to_num(rewards, nan=0.0, posinf=0.0, neginf=0.0)
+        next_states = self.clip(next_states)
         keep = active[:, None]
         self.elapsed += keep.long()
         truncated = (self.elapsed >= self.spec.max_steps) & ~terminated & keep

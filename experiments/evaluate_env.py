@@ -6,10 +6,11 @@
                                        [--scheduler ADDRESS] [--out DIR]
 
 No real-env interaction happens while training on an SE: agents stop by the SE early-out rule or
-their episode cap. ``--baseline`` also trains as many agents on the real env (stopping once the
-mean return of their last ``early_out_num`` training episodes reaches the threshold, the paper's
-real-env rule: env_solved in agents/base_agent.py @ 3216697) and reports the ratio of median
-training steps.
+their episode cap (on a bandit SE, whose episodes are one step, they train for their whole budget:
+``train_episodes`` steps or ``protocol.max_train_steps``). ``--baseline`` also trains as many
+agents on the real env (stopping once the mean return of their last ``early_out_num`` training
+episodes reaches the threshold, the paper's real-env rule: env_solved in agents/base_agent.py @
+3216697) and reports the ratio of median training steps.
 
 The first form evaluates one model and writes evaluation.json. The second takes N models (files,
 learn_env run directories, or folders of them such as zoo/) and trains M agents on each; it writes

@@ -2,9 +2,10 @@
 the real env; one tidy row per training run.
 
 A ``Run`` is one agent training: on the SE ``nets`` (no real-env interaction while training; the
-agent stops by the SE early-out rule or its episode cap) or, with ``nets=None``, on the real env
-(stopping once its mean training return over the last ``early_out_num`` episodes reaches the env's
-threshold: the paper's real-env protocol, see ``nes/fixed_env_training.py``). Runs that share one config
+agent stops by the SE early-out rule or its episode cap, or on a bandit SE trains for its whole
+budget) or, with ``nets=None``, on the real env (stopping once its mean training return over the
+last ``early_out_num`` episodes reaches the env's threshold: the paper's real-env protocol, see
+``nes/fixed_env_training.py``). Runs that share one config
 (env, agent and its hyperparameters, protocol, SE architecture) form a group: its runs become the
 fixed-env tasks (``nes/tasks.py``) of one run id, and an evaluator backend made from that config
 (``nes/evaluators``) runs them. So a group is one batched population with the ``batched`` backend
@@ -25,7 +26,7 @@ from pathlib import Path
 from common.errors import UserError
 from common.rng import derive_seed
 from envs.real import real_env_spec
-from models.synthetic_env_nets import SyntheticEnvNets
+from models.net_group import NetGroup
 from nes.config import Config, EvaluatorConfig
 from nes.evaluators import make_evaluator
 from nes.learned_envs import initial_nets
@@ -46,7 +47,7 @@ class Run:
     config: Config
     run: int
     seed: int
-    nets: SyntheticEnvNets | None = None
+    nets: NetGroup | None = None   # an SE of either kind (its config's synthetic_env.kind)
 
     @property
     def hp_mode(self) -> str:

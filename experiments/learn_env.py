@@ -3,11 +3,14 @@
     python -m experiments.learn_env [--config F] [--set k=v ...] [--seed N] [--evaluator B]
                                     [--workers N] [--sync-dir D] [--scheduler ADDRESS] [--out DIR] [--resume DIR]
 
-Writes a run directory (config.yaml, metrics.csv, latest.pt, best.pt, summary.json, tensorboard/)
-and prints its path as the last line.
+Writes a run directory (config.yaml, metrics.csv, latest.pt, best.pt, summary.json, tensorboard/);
+prints where the learned env is and the command that evaluates it (or how to go on with an unsolved
+run), then the run directory's path as the last line. The progress bar's ``solved_by`` is the mean
+real-env test return of the agents trained on the current env against the env's threshold.
 """
 import json
 import logging
+import shlex
 import sys
 from pathlib import Path
 
@@ -97,9 +100,11 @@ def run(config, run_id: str, state, run_dir: Path) -> Path:
 
     def progress(row, state):
         bar.update(1)
-        # The strategy's own health figures (e.g. sigma_mean, step_norm) follow the scores.
-        bar.set_postfix(mean_orig=f"{row['mean_score_orig']:.1f}", best=f"{row['max_score']:.1f}",
-                        solved=state.solved, **{name: f"{row[name]:.3g}" for name in master.strategy.health_names})
+        # What decides "solved": the real-env test return of the agents trained on psi, against the
+        # env's threshold. The strategy's own health figures (e.g. sigma_mean, step_norm) follow.
+        bar.set_postfix({"solved_by": f"{row['mean_test_return_orig']:.1f}/{master.spec.solved_reward:g}",
+                         "best": f"{row['max_score']:.1f}",
+                         **{name: f"{row[name]:.3g}" for name in master.strategy.health_names}})
 
     master.hooks += [lambda row, state: atomic_write_csv(run_dir / "metrics.csv", state.metrics),
                      TensorBoardHook(run_dir), progress]
@@ -115,8 +120,24 @@ def run(config, run_id: str, state, run_dir: Path) -> Path:
                          "best_model": str(master.best_path) if final.solved else None}}
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     log.info("solved=%s after %d iterations in %.0f s", final.solved, final.iteration, final.elapsed_seconds)
+    print(next_steps(config, final, master.best_path, run_dir))
     print(run_dir)
     return run_dir
+
+
+def next_steps(config, final, best_path: Path, run_dir: Path) -> str:
+    """Where the learned env is and the command that evaluates it, or how to go on with the run."""
+    if not final.solved:
+        iterations = f"{final.iteration} iteration{'' if final.iteration == 1 else 's'}"
+        return (f"not solved after {iterations}; the run is in {run_dir}. Go on with:\n"
+                f"  python -m experiments.learn_env --resume {shlex.quote(str(run_dir))} "
+                f"--set nes.max_iterations={final.iteration + config.nes.max_iterations}")
+    model = shlex.quote(str(best_path))
+    if config.learn == "synthetic_env":
+        command = f"python -m experiments.evaluate_env {model} --runs 20 --baseline"
+    else:
+        command = f"python -m experiments.compare_reward_envs --env {config.env} --models {model}"
+    return f"solved: the {config.learn.replace('_', ' ')} is {best_path}. Evaluate it with:\n  {command}"
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@
 Copies the run's model into ``zoo/<env>/<NAME>.pt`` (its best.pt: the best solved model; a run
 without one gives the psi of its latest.pt, marked unsolved), its config.yaml and metrics.csv into
 ``zoo/nes_runs/<NAME>/`` (what the success and step_size figures read), and records an entry in
-``zoo/manifest.json``: file, kind, env, reward type, the command and seed that made it, the
-config, and its score (the mean real-env test return of the agents trained on it during NES, the
-iteration, solved or not).
+``zoo/manifest.json``: file, kind, env, reward type (an RN) or ``synthetic_env_kind`` (an SE:
+mdp or bandit), the command and seed that made it, the config, and its score (the mean real-env
+test return of the agents trained on it during NES, the iteration, solved or not).
 
 ``--run-only`` keeps only the NES run (config, metrics; listed under ``runs`` in the manifest), not
 its model: an unsolved SE would drag down every evaluation of the zoo's SEs, but the success
@@ -125,6 +125,11 @@ def run_model(run: Path, config, first_solved, iterations: int):
     return (lambda target: save_learned_env(target, config, nets, extra)), score
 
 
+def se_kind(config) -> dict:
+    """An SE's manifest field saying which kind it is (an MDP SE or a bandit SE); nothing for an RN."""
+    return {"synthetic_env_kind": config.synthetic_env.kind} if config.learn == "synthetic_env" else {}
+
+
 @exits_cleanly_on_user_error
 def main(argv=None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -151,16 +156,16 @@ def main(argv=None) -> None:
         shutil.copyfile(args.run / name, runs_dir / name)
     if args.run_only:
         listing = "runs"
-        entry = {"name": args.name, "kind": config.learn, "env": config.env, "agent": config.agent, **made,
-                 "iterations": iterations, "solved_at_iteration": first_solved}
+        entry = {"name": args.name, "kind": config.learn, **se_kind(config), "env": config.env, "agent": config.agent,
+                 **made, "iterations": iterations, "solved_at_iteration": first_solved}
     else:
         listing = "models"
         target.parent.mkdir(parents=True, exist_ok=True)
         write_model(target)
         kind, nets, loaded = load_model(target)
-        entry = {"name": args.name, "file": str(target.relative_to(args.zoo)), "kind": kind, "env": loaded.env,
-                 "reward_type": getattr(nets, "reward_type", None), "agent": loaded.agent, **made, "score": score,
-                 "parameters": int(nets.num_params), "bytes": target.stat().st_size}
+        entry = {"name": args.name, "file": str(target.relative_to(args.zoo)), "kind": kind, **se_kind(loaded),
+                 "env": loaded.env, "reward_type": getattr(nets, "reward_type", None), "agent": loaded.agent, **made,
+                 "score": score, "parameters": int(nets.num_params), "bytes": target.stat().st_size}
     if args.note:
         entry["note"] = args.note
     for other in ("models", "runs"):  # a replaced name leaves both listings

@@ -22,6 +22,7 @@ from nes.strategies import STRATEGIES
 
 BACKENDS = ("batched", "serial", "processes", "files", "dask")
 DONE_IN_TARGET = ("thresholded", "raw")
+SE_KINDS = ("mdp", "bandit")
 
 
 # One section per registered agent, each with the hyperparameters its own file declares.
@@ -77,6 +78,10 @@ NESConfig.__module__ = __name__  # so configs pickle into worker processes
 
 @dataclass
 class SyntheticEnvConfig:
+    kind: str = option(
+        "mdp", "mdp: next-state, reward and done networks, episodes up to the real env's step limit (the paper's "
+        "SE); bandit: a learned start-state distribution and a reward network, one-step episodes (Liesen et al. "
+        "2024)", choices=SE_KINDS)
     hidden_size: int = option(83, "hidden units of each SE network", low=1)
     hidden_layer: int = option(1, "hidden layers of each SE network", low=1)
     activation: str = option("leakyrelu", "SE activation", choices=ACTIVATIONS)
@@ -200,6 +205,9 @@ def validate_semantics(config: Config) -> None:
     check_strategy_settings(config.nes)
     if config.learn == "reward_env":
         check_reward_type(config.reward_env.type, spec)
+    if config.learn == "synthetic_env" and config.synthetic_env.kind == "bandit" and spec.discrete_states:
+        raise UserError(f"synthetic_env.kind bandit needs a vector observation; {config.env} has discrete states "
+                        f"(use kind mdp)")
     agent = config.agent_config()
     if getattr(agent, "eps_min", 0.0) > getattr(agent, "eps_init", 1.0):
         raise UserError(f"agents.{config.agent}.eps_min ({agent.eps_min}) exceeds eps_init ({agent.eps_init})")

@@ -6,6 +6,10 @@ experiments/syn_env_evaluate_cartpole_vary_hp_2.py with syn_env_run_vary_hp.py @
 - in an SE (``task.psi``), agents never touch the real env while training: there are no tests
   during training (test_every 0), and an agent stops by the SE early-out rule (its training
   return plateaus) or at its episode cap;
+- in a bandit SE (``synthetic_env.kind: bandit``; not in the paper), an agent trains for its whole
+  budget: ``train_episodes`` one-step episodes, or ``protocol.max_train_steps`` steps. The plateau
+  rule compares means of ``early_out_num`` episode returns, which for one-step episodes are a
+  handful of single rewards: noise, not a sign that the agent stopped learning;
 - on the real env (``psi`` None, the baseline), agents stop once the mean of their last
   ``early_out_num`` training returns reaches the env's solved threshold (the paper's rule). They
   are not tested while training: a test after every episode would spend real-env episodes that
@@ -30,9 +34,11 @@ from nes.learned_envs import training_env
 from nes.tasks import FixedEnvResult, FixedEnvTask
 
 
-def evaluation_protocol(protocol: ProtocolConfig, synthetic: bool) -> ProtocolConfig:
-    """The rules above: in an SE or, for ``synthetic`` False, on the real env."""
-    if synthetic:
+def evaluation_protocol(protocol: ProtocolConfig, se_kind: str | None) -> ProtocolConfig:
+    """The rules above: in an SE of ``se_kind`` (``synthetic_env.kind``) or, for None, on the real env."""
+    if se_kind == "bandit":
+        return dataclasses.replace(protocol, test_every=0, se_early_out=False, real_early_out=False)
+    if se_kind is not None:
         return dataclasses.replace(protocol, test_every=0, se_early_out=True, real_early_out=False)
     return dataclasses.replace(protocol, test_every=0, stop_when_solved=False, se_early_out=False,
                                real_early_out=True)
@@ -59,9 +65,9 @@ def _train(tasks: list[FixedEnvTask], config: Config, time_budget: float) -> lis
         train_env = training_env(se_config, real_env_spec(config.env), psis, roles.train_env)
     else:
         train_env = RealVecEnv(config.env, roles.train_env)
-    result = train_fresh_population(config.agent, config.agent_config(), config.env, roles, train_env,
-                                    evaluation_protocol(config.protocol, synthetic), on_synthetic=synthetic,
-                                    deadline=start + time_budget).result
+    protocol = evaluation_protocol(config.protocol, config.synthetic_env.kind if synthetic else None)
+    result = train_fresh_population(config.agent, config.agent_config(), config.env, roles, train_env, protocol,
+                                    on_synthetic=synthetic, deadline=start + time_budget).result
     seconds = time.monotonic() - start
     return [FixedEnvResult(run_id=task.run_id, iteration=task.iteration, member=task.member,
                            test_return=float(result.test_return[i]), train_steps=int(result.train_steps[i]),

@@ -2,8 +2,10 @@
 
 ``import nes`` registers two ids (both take the model file, ours or the paper's, as ``model``):
 
-- ``SynthEnv/Synthetic-v0``: a saved synthetic environment (``SyntheticEnv``: observation and action
-  spaces of the real env it imitates; it truncates at that env's step limit);
+- ``SynthEnv/Synthetic-v0``: a saved synthetic environment of either kind (``SyntheticEnv`` for an
+  MDP SE, which truncates at the real env's step limit; ``BanditEnv`` for a bandit SE, whose
+  episodes are one step): observation and action spaces of the real env it imitates, and a
+  ``spec`` with that env's ``max_episode_steps`` and ``reward_threshold``;
 - ``SynthEnv/Reward-v0``: the real env with a saved reward network's reward (``RewardEnv``;
   ``gamma``, the discount of potential-based types, defaults to the model's inner agent's).
 
@@ -21,15 +23,17 @@ REWARD_ID = f"{NAMESPACE}/Reward-v0"
 
 def make_synthetic_env(model: str | Path, render_mode: str | None = None) -> gym.Env:
     from common.errors import UserError
+    from envs.bandit import BanditEnv
     from envs.synthetic import SyntheticEnv
-    from nes.model_files import RN_KIND, load_model, read_model_file
+    from nes.model_files import RN_KIND, load_synthetic_env, read_model_file
 
     if render_mode is not None:  # before the model is read: the answer does not depend on it
         raise ValueError(f"{SYNTHETIC_ID} cannot render: render_mode must be None, got {render_mode!r}")
     if read_model_file(Path(model)).get("kind") == RN_KIND:
         raise UserError(f"{model} holds a reward network; make it with gymnasium.make('{REWARD_ID}', model=...)")
-    _, nets, config = load_model(Path(model))
-    return SyntheticEnv(nets, config.env)
+    nets, config = load_synthetic_env(Path(model))
+    env_class = BanditEnv if config.synthetic_env.kind == "bandit" else SyntheticEnv
+    return env_class(nets, config.env)
 
 
 def make_reward_env(model: str | Path, gamma: float | None = None, render_mode: str | None = None) -> gym.Env:

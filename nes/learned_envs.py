@@ -9,11 +9,13 @@ from pathlib import Path
 import torch
 
 from common.errors import UserError
+from envs.bandit_vec import BanditVecEnv
 from envs.initial_states import InitialStateSampler
 from envs.real import RealEnvSpec, real_env_spec
 from envs.real_vec import RealVecEnv
 from envs.reward_env import RewardVecEnv
 from envs.synthetic_vec import SyntheticVecEnv
+from models.bandit_env_nets import BanditEnvNets
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
 from nes.config import Config
@@ -26,7 +28,8 @@ def initial_nets(config: Config, spec: RealEnvSpec, seed: int):
     """A population of one, initialised from ``seed``: psi's starting point and shape."""
     if config.learn == "synthetic_env":
         se = config.synthetic_env
-        return SyntheticEnvNets.initialise([seed], spec, se.hidden_size, se.hidden_layer, se.activation)
+        nets = BanditEnvNets if se.kind == "bandit" else SyntheticEnvNets
+        return nets.initialise([seed], spec, se.hidden_size, se.hidden_layer, se.activation)
     rn = config.reward_env
     return RewardEnvNets.initialise([seed], spec, rn.hidden_size, rn.hidden_layer, rn.activation, rn.type)
 
@@ -94,6 +97,8 @@ def training_env(config: Config, spec: RealEnvSpec, params, seeds: list[int]):
     (``all_parameters`` makes them from psi): P SEs, or the real env with P reward networks;
     ``seeds`` are the members' train-env seeds (``agents.population.SeedRoles``)."""
     nets = initial_nets(config, spec, 0).with_flat(params)
+    if config.learn == "synthetic_env" and config.synthetic_env.kind == "bandit":
+        return BanditVecEnv(nets, spec, seeds)
     if config.learn == "synthetic_env":
         return SyntheticVecEnv(nets, spec, InitialStateSampler(config.env, seeds), episodes_per_member=1,
                                autoreset=False, raw_done=config.synthetic_env.done_in_target == "raw")

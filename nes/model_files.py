@@ -1,7 +1,9 @@
 """Saved SEs and RNs: ``{'model': state_dict, 'config': ..., 'kind': 'synthetic_env' | 'reward_env'}``.
 
 The state dict uses the paper's keys (``env.state_net.0.weight`` ...), so files in the paper's
-layout and ours load through the same code; the paper's own published files (their config format,
+layout and ours load through the same code; a bandit SE (``synthetic_env.kind: bandit`` in its
+config) has ``env.start_net.*`` and ``env.reward_net.*``, and a config without a kind (older
+files, the paper's) is an MDP SE; the paper's own published files (their config format,
 old gym ids) are translated on reading (``nes/paper_models.py``), so every command that takes a
 model takes theirs too.
 """
@@ -10,10 +12,12 @@ from pathlib import Path
 from common.errors import UserError
 from common.files import atomic_torch_save, load_torch_file
 from common.schema import build, to_dict
-from envs.real import real_env_spec
+from envs.real import RealEnvSpec, real_env_spec
+from models.bandit_env_nets import BanditEnvNets
 from models.mlp import PopulationMLP, build_mlp
+from models.net_group import NetGroup
 from models.reward_env_nets import RewardEnvNets
-from models.synthetic_env_nets import NET_NAMES, SyntheticEnvNets
+from models.synthetic_env_nets import SyntheticEnvNets
 from nes.config import Config, load_config, validate_semantics
 from nes.paper_models import convert_paper_file, is_paper_file
 
@@ -21,7 +25,8 @@ SE_KIND = "synthetic_env"
 RN_KIND = "reward_env"
 
 
-def save_synthetic_env(path: Path, nets: SyntheticEnvNets, member: int, config: Config, extra: dict) -> dict:
+def save_synthetic_env(path: Path, nets: NetGroup, member: int, config: Config, extra: dict) -> dict:
+    """Save member ``member`` of an SE population of either kind (``config.synthetic_env.kind`` says which)."""
     payload = {"kind": SE_KIND, "model": nets.member_state_dict(member), "config": to_dict(config), **extra}
     atomic_torch_save(payload, path)
     return payload
@@ -69,23 +74,34 @@ def load_reward_env(path: Path) -> tuple[RewardEnvNets, Config]:
     return nets, config
 
 
-def load_synthetic_env(path: Path) -> tuple[SyntheticEnvNets, Config]:
-    """Rebuild the SE (a population of one) and its config from a model file."""
+def se_net_shapes(kind: str, spec: RealEnvSpec) -> dict[str, tuple[int, int]]:
+    """(inputs, outputs) of each network of an SE of ``kind`` for ``spec``'s env."""
+    step_input = spec.state_dim + spec.action_dim  # concat(action, state)
+    if kind == "bandit":  # the start-state network maps a latent of the state's size to a state
+        return {"start_net": (spec.state_dim, spec.state_dim), "reward_net": (step_input, 1)}
+    return {"state_net": (step_input, spec.state_dim), "reward_net": (step_input, 1), "done_net": (step_input, 1)}
+
+
+def load_synthetic_env(path: Path) -> tuple[SyntheticEnvNets | BanditEnvNets, Config]:
+    """Rebuild the SE (a population of one, of the kind its config names) and its config from a model file."""
     payload, config = _read_kind(path, SE_KIND, "synthetic environment")
     spec = real_env_spec(config.env)
     se = config.synthetic_env
     modules = {}
-    for name in NET_NAMES:
-        output = spec.state_dim if name == "state_net" else 1
-        module = build_mlp(spec.state_dim + spec.action_dim, output, se.hidden_size, se.hidden_layer, se.activation)
+    for name, (inputs, outputs) in se_net_shapes(se.kind, spec).items():
+        module = build_mlp(inputs, outputs, se.hidden_size, se.hidden_layer, se.activation)
         prefix = f"env.{name}."
         state = {k[len(prefix):]: v for k, v in payload["model"].items() if k.startswith(prefix)}
         try:
             module.load_state_dict(state)
         except (RuntimeError, KeyError) as error:
             first_line = str(error).splitlines()[0]
-            raise UserError(f"model file {path} does not match its config ({name}: {first_line})") from None
+            raise UserError(f"model file {path} does not match its config ({se.kind} SE, {name}: "
+                            f"{first_line})") from None
         modules[name] = PopulationMLP.from_modules([module], se.activation)
+    if se.kind == "bandit":
+        return BanditEnvNets(modules, spec.state_dim, spec.action_dim, spec.discrete_actions, spec.state_low,
+                             spec.state_high), config
     return SyntheticEnvNets(modules, spec.state_dim, spec.action_dim, spec.discrete_actions), config
 
 

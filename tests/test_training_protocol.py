@@ -98,7 +98,14 @@ def test_real_env_early_out_stops_once_training_returns_reach_the_threshold():
 
 def test_baselines_stop_by_their_training_returns_and_are_tested_once():
     protocol = load_config(None).protocol
-    real = evaluation_protocol(protocol, synthetic=False)
+    real = evaluation_protocol(protocol, se_kind=None)
     assert (real.real_early_out, real.test_every, real.stop_when_solved, real.se_early_out) == (True, 0, False, False)
-    se = evaluation_protocol(protocol, synthetic=True)
+    se = evaluation_protocol(protocol, se_kind="mdp")
     assert (se.real_early_out, se.test_every, se.se_early_out) == (False, 0, True)
+
+
+def test_agents_on_a_bandit_se_train_for_their_whole_budget():
+    protocol = load_config(None, ["protocol.max_train_steps=300"]).protocol
+    bandit = evaluation_protocol(protocol, se_kind="bandit")
+    assert (bandit.real_early_out, bandit.test_every, bandit.se_early_out) == (False, 0, False)
+    assert bandit.max_train_steps == 300

@@ -45,7 +45,8 @@ def parse_args(argv):
                         "workers of files (sync dir <out>/sync) (default 2)")
     parser.add_argument("--agent-config", type=Path, metavar="FILE",
                         help="agents' hyperparameters from FILE's agents.<agent> sections, e.g. "
-                             "default_config/cartpole_se_transfer.yaml (the paper's values for training on SEs)")
+                             "default_config/cartpole_se_transfer.yaml (the transfer agents' sections of the paper's "
+                             "default_config_cartpole_syn_env.yaml @ 0bb3dd9)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a key of every model's config, e.g. --set agents.ddqn.train_episodes=50")
     return parser.parse_args(argv)

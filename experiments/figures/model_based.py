@@ -6,13 +6,15 @@ reward, done > 0.5). It is fitted with Adam on mean squared error to ``--transit
 transitions of a uniformly random policy (done target 1 for a terminal step, 0 otherwise). Then
 ``--runs`` agents train on it and ``--runs`` on each learned SE, with the same protocol (SE early
 out, no real-env interaction), and all are tested on the real env. The fitted model is saved as
-``model_based_se.pt`` (a model file every command takes).
+``model_based_se.pt`` (a model file every command takes). A bandit SE has no transitions to
+compare with, so it is refused.
 """
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from common.errors import UserError
 from common.rng import derive_seed
 from common.schema import to_dict
 from envs.real import make_real_env, real_env_spec
@@ -70,6 +72,10 @@ def fit_model(config, transitions, seed: int) -> SyntheticEnvNets:
 
 def make(args, out_dir: Path) -> str:
     models = load_models(args.models, "synthetic_env", args.env, args.overrides)
+    for m in models:
+        if m.config.synthetic_env.kind == "bandit":
+            raise UserError(f"model_based compares a model of real transitions with learned MDP SEs: {m.path} is a "
+                            f"bandit SE, which has none (leave it out of --models)")
     agent = (args.agents or ("ddqn",))[0]
     config = load_config(to_dict(models[0].config), [f"agent={agent}"])
     fitted = fit_model(config, random_transitions(config.env, args.transitions, args.seed), args.seed)

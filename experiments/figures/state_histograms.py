@@ -1,8 +1,10 @@
 """state_histograms: which states agents visit while they train on the SEs vs on the real env.
 
 ``--runs`` agents (the first of ``--agents``, default DDQN) train on each SE (the evaluation
-protocol: SE early out, no real-env interaction) and ``--runs`` on the real env (until their
-training returns reach the threshold); every state they step into is recorded. One panel per state
+protocol: no real-env interaction; SE early out, or the whole budget on a bandit SE) and ``--runs``
+on the real env (until their training returns reach the threshold); every state they step into is
+recorded. A bandit SE shows each agent one state per episode, drawn from its start-state
+distribution whatever the agent does, so its histogram is that distribution. One panel per state
 dimension: normalised histograms of the two, on shared bins (1st to 99th percentile of both together).
 """
 from pathlib import Path
@@ -13,13 +15,12 @@ import torch
 from agents.population import SeedRoles, train_fresh_population
 from common.rng import derive_seed
 from common.schema import to_dict
-from envs.initial_states import InitialStateSampler
 from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
-from envs.synthetic_vec import SyntheticVecEnv
 from experiments.figures.common import load_models, new_figure, save, write_csv
 from nes.config import load_config
 from nes.fixed_env_training import evaluation_protocol
+from nes.learned_envs import training_env
 
 BINS = 40
 STATE_NAMES = {"CartPole-v0": ("cart position", "cart velocity", "pole angle", "pole angular velocity"),
@@ -43,18 +44,25 @@ class Recording:
         return out
 
 
+def se_label(models) -> str:
+    """The legend label of the SEs' states, naming their kind where any is a bandit (start states)."""
+    bandits = sum(m.config.synthetic_env.kind == "bandit" for m in models)
+    if bandits == len(models):
+        return f"bandit SEs ({len(models)})"
+    return f"SEs ({len(models)}{f', {bandits} bandit' if bandits else ''})"
+
+
 def visited_states(config, seeds, nets=None) -> np.ndarray:
     """The states agents (base seeds ``seeds``) step into while they train on the SE ``nets`` (None: the real env)."""
     spec = real_env_spec(config.env)
     roles = SeedRoles.of(seeds)
-    if nets is not None:
-        sampler = InitialStateSampler(config.env, roles.train_env)
-        env = Recording(SyntheticVecEnv(nets.with_flat(nets.to_flat().repeat(len(seeds), 1)), spec, sampler,
-                                        autoreset=False, raw_done=config.synthetic_env.done_in_target == "raw"))
+    if nets is not None:  # the SE agents train in during an evaluation, one copy per agent
+        env = Recording(training_env(config, spec, nets.to_flat().repeat(len(seeds), 1), roles.train_env))
     else:
         env = Recording(RealVecEnv(config.env, roles.train_env))
-    train_fresh_population(config.agent, config.agent_config(), config.env, roles, env,
-                           evaluation_protocol(config.protocol, nets is not None), on_synthetic=nets is not None)
+    protocol = evaluation_protocol(config.protocol, None if nets is None else config.synthetic_env.kind)
+    train_fresh_population(config.agent, config.agent_config(), config.env, roles, env, protocol,
+                           on_synthetic=nets is not None)
     return np.concatenate(env.states) if env.states else np.zeros((0, spec.state_dim))
 
 
@@ -77,7 +85,7 @@ def make(args, out_dir: Path) -> str:
         low, high = np.percentile(finite, [1, 99]) if len(finite) else (0.0, 1.0)
         edges = np.linspace(low, high if high > low else low + 1, BINS + 1)
         ax = axes[dim // cols][dim % cols]
-        for label, states in (("real env", real_states), (f"SEs ({len(models)})", se_states)):
+        for label, states in (("real env", real_states), (se_label(models), se_states)):
             density, _ = np.histogram(states[:, dim], bins=edges, density=True)
             real = label == "real env"
             ax.stairs(density, edges, label=f"{label}, {len(states)} states", fill=real, alpha=0.6 if real else 1.0,

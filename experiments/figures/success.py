@@ -52,7 +52,8 @@ OBJECTIVE_LABELS = {"test_reward": "scored by test return", "steps_to_threshold"
 
 
 def success_group(config) -> str:
-    kind = "SE" if config.learn == "synthetic_env" else "RN"
+    # A bandit SE is another thing to learn than the paper's SE: its runs are their own curve.
+    kind = "RN" if config.learn == "reward_env" else "bandit SE" if config.synthetic_env.kind == "bandit" else "SE"
     return f"{kind} runs, {config.agent} agents, {OBJECTIVE_LABELS[config.nes.objective]}"
 
 
