@@ -117,12 +117,22 @@ class DDQN:
     def _td_gradients(self, q, q_target, states, actions, rewards, next_states, dones):
         """Gradients of each member's double-DQN loss for ``q.parameters()``, and the losses (M,)."""
         batch = states.shape[1]
+        if not (1 - dones).any():
+            # Every sampled transition ends its episode (always so on a bandit SE): the target is
+            # the reward alone, and the next-state passes would only be multiplied by zero.
+            q_now, cache = q.forward(states)
+            return self._td_error_gradients(q, cache, q_now, actions, rewards)
         # One forward of the online net serves both Q(s, .) and the argmax over Q(s', .).
         q_both, cache = q.forward(torch.cat([states, next_states], dim=1))
         q_now, q_next = q_both.split(batch, dim=1)
         best_next = q_next.argmax(dim=-1, keepdim=True)
         next_value = q_target(next_states).gather(-1, best_next).squeeze(-1)
         target = rewards + self.gamma * next_value * (1 - dones)
+        return self._td_error_gradients(q, cache, q_now, actions, target)
+
+    @staticmethod
+    def _td_error_gradients(q, cache, q_now, actions, target):
+        batch = q_now.shape[1]
         error = q_now.gather(-1, actions.unsqueeze(-1)).squeeze(-1) - target
         # d(mean squared error)/dQ, placed on the taken action; each member's gradient is its own.
         grad_q = torch.zeros_like(q_now).scatter_(-1, actions.unsqueeze(-1), (2.0 / batch * error).unsqueeze(-1))
