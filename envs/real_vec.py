@@ -1,18 +1,58 @@
 """The real env for a population: P members x B episodes, stepped together.
 
 Every episode is reset with a seed drawn from its member's own generator, so what a member sees
-never depends on which other members share the batch. CartPole's native vector env steps all
-P x B episodes in one numpy call; other envs step a list of single envs.
+never depends on which other members share the batch. CartPole and Acrobot step all P x B
+episodes in one numpy call (``_BATCHED``); other envs step a list of single envs.
 """
+from functools import partial
+
 import gymnasium as gym
 import numpy as np
 import torch
 
+from envs.acrobot_vec import AcrobotVecEnv
 from envs.real import env_info_keys, make_real_env, old_env_ids_expected, real_env_spec
 
-# Envs whose native vector env keeps its full state equal to the observation, so a member's own
-# seeded start state can be placed into it.
-_NATIVE_STATE_IS_OBSERVATION = ("CartPole-v0", "CartPole-v1")
+
+class _CartPoleVecEnv:
+    """gymnasium's own numpy vector env for CartPole. Its full state is the observation, so a
+    member's own seeded start (the observation) is placed into it, and a frozen episode is put
+    back to its observation after the vector env stepped it."""
+
+    def __init__(self, env_id: str, num_envs: int, max_episode_steps: int):
+        with old_env_ids_expected():
+            self.vector = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
+                                       max_episode_steps=max_episode_steps)
+        self.vector.reset(seed=0)
+        self.core = self.vector.unwrapped
+
+    def restart(self, index: int, single, obs: np.ndarray) -> None:
+        self.core.state[:, index] = obs
+        self.core.steps[index] = 0
+        self.core.prev_done[index] = False
+
+    def step(self, actions: np.ndarray, keep: np.ndarray, obs: np.ndarray):
+        next_obs, reward, terminated, truncated, _ = self.vector.step(actions)
+        # Frozen episodes must not advance: put their state and step count back.
+        frozen = ~keep
+        self.core.state[:, frozen] = obs[frozen].T
+        self.core.steps[frozen] -= 1
+        self.core.prev_done[frozen] = False
+        return next_obs, reward, terminated, truncated
+
+    def close(self) -> None:
+        self.vector.close()
+
+
+# Envs stepped as one numpy batch of P x B episodes rather than one single env each. Each is made
+# from (num_envs, max_episode_steps) and offers ``restart(index, single, obs)`` (start episode
+# ``index`` where the single env just reset to ``obs``), ``step(actions, keep, obs)`` (advance the
+# ``keep`` episodes only; ``obs`` are the current observations) and ``close()``.
+_BATCHED = {
+    "CartPole-v0": partial(_CartPoleVecEnv, "CartPole-v0"),
+    "CartPole-v1": partial(_CartPoleVecEnv, "CartPole-v1"),
+    "Acrobot-v1": AcrobotVecEnv,
+}
 
 
 class RealVecEnv:
@@ -23,14 +63,9 @@ class RealVecEnv:
         self.population, self.episodes = len(seeds), episodes_per_member
         self.generators = [np.random.default_rng(seed) for seed in seeds]
         total = self.population * self.episodes
-        self.native = env_id in _NATIVE_STATE_IS_OBSERVATION
-        if self.native:
-            with old_env_ids_expected():
-                self.vector = gym.make_vec(env_id, num_envs=total, vectorization_mode="vector_entry_point")
-            self.vector.reset(seed=0)
-            self.singles = [make_real_env(env_id)]
-        else:
-            self.singles = [make_real_env(env_id) for _ in range(total)]
+        # A batched env still resets through one single env: that is each episode's seeded start.
+        self.batch = _BATCHED[env_id](total, self.spec.max_steps) if env_id in _BATCHED else None
+        self.singles = [make_real_env(env_id) for _ in range(1 if self.batch else total)]
         self.obs = np.zeros((self.population, self.episodes, self.spec.state_dim), dtype=np.float32)
         self.steps_used = np.zeros(self.population, dtype=np.int64)   # real-env steps per member
         # The last step's info vector per episode (reward networks read it); zeros where none stepped.
@@ -42,14 +77,11 @@ class RealVecEnv:
         mask = np.ones(self.population, dtype=bool) if members is None else members.numpy()
         for m in np.flatnonzero(mask):
             for b, seed in enumerate(self.generators[m].integers(2**31, size=self.episodes)):
-                env = self.singles[0] if self.native else self.singles[m * self.episodes + b]
+                index = m * self.episodes + b
+                env = self.singles[0] if self.batch else self.singles[index]
                 self.obs[m, b], _ = env.reset(seed=int(seed))
-        if self.native:
-            core = self.vector.unwrapped
-            restart = np.repeat(mask, self.episodes)
-            core.state[:, restart] = self.obs.reshape(-1, self.spec.state_dim)[restart].T
-            core.steps[restart] = 0
-            core.prev_done[restart] = False
+                if self.batch:
+                    self.batch.restart(index, env, self.obs[m, b])
         return torch.from_numpy(self.obs.copy())
 
     def step(self, actions: torch.Tensor, active: torch.Tensor | None = None):
@@ -62,16 +94,10 @@ class RealVecEnv:
             keep &= active.numpy()[:, None] if active.dim() == 1 else active.numpy()
         flat_actions = actions.numpy().reshape(self.population * self.episodes, *actions.shape[2:])
         shape = keep.shape
-        if self.native:
-            obs, reward, terminated, truncated, _ = self.vector.step(flat_actions)
-            obs = obs.reshape(*shape, -1)
-            obs = np.where(keep[..., None], obs, self.obs)
-            # Frozen episodes must not advance: put their state and step count back.
-            core = self.vector.unwrapped
-            frozen = ~keep.reshape(-1)
-            core.state[:, frozen] = self.obs.reshape(-1, self.spec.state_dim)[frozen].T
-            core.steps[frozen] -= 1
-            core.prev_done[frozen] = False
+        if self.batch:
+            obs, reward, terminated, truncated = self.batch.step(
+                flat_actions, keep.reshape(-1), self.obs.reshape(-1, self.spec.state_dim))
+            obs = np.where(keep[..., None], obs.reshape(*shape, -1), self.obs)
             reward, terminated, truncated = (x.reshape(shape) for x in (reward, terminated, truncated))
         else:
             obs = self.obs.copy()
@@ -111,7 +137,7 @@ class RealVecEnv:
         return torch.where(active, means, torch.full_like(means, float("nan")))
 
     def close(self) -> None:
-        if self.native:
-            self.vector.close()
+        if self.batch:
+            self.batch.close()
         for env in self.singles:
             env.close()
