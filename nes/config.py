@@ -45,6 +45,13 @@ class NESSettings:
     nes_step_size: bool = option(False, "paper_nes: divide the step size by the population size")
     mirrored_sampling: bool = option(True, "paper_nes: also evaluate psi - eps_i and keep the better direction")
     num_grad_evals: int = option(1, "agents trained per perturbed SE (repeats of a score)", low=1)
+    member_agents: str = option(
+        "", "agents each SE trains, comma-separated (e.g. ddqn,dueling_ddqn,ppo): every repeat of a member "
+        "trains one of each, each with its agents.<name> section, and the member's score averages them; "
+        "empty: the run's agent alone")
+    common_agent_seeds: bool = option(
+        False, "the agents of every perturbed member share one iteration's seeds (common random numbers: "
+        "members differ by their SE alone, so the ranking is not agent luck); the agents on psi keep their own")
     grad_eval_type: str = option("mean", "how repeats combine: mean, or minmax (the worst repeat)",
                                  choices=("mean", "minmax"))
     score_transform_type: int = option(3, "paper_nes: score transform 0-7 (see nes/score_transforms.py)", low=0, high=7)
@@ -54,6 +61,10 @@ class NESSettings:
     time_mult: float = option(3.0, "later budget: time_mult x mean member seconds of the last iteration",
                               low=0.0, low_open=True)
     quit_when_solved: bool = option(True, "stop once agents trained with psi reach the threshold on average")
+    confirm_solved: bool = option(
+        False, "psi counts as solved (and is saved as best) only if P fresh agents trained with it also reach "
+        "the threshold on average: the first iteration to pass was picked because it passed, so its own test "
+        "flatters it")
     objective: str = option("test_reward", "member score: test_reward, steps_to_threshold or auc "
                             "(see nes/objectives.py; auc needs learn: reward_env)", choices=OBJECTIVES)
     unsolved_weight: float = option(100.0, "steps_to_threshold: penalty per unit of test return below the threshold",
@@ -85,6 +96,14 @@ class SyntheticEnvConfig:
     hidden_size: int = option(83, "hidden units of each SE network", low=1)
     hidden_layer: int = option(1, "hidden layers of each SE network", low=1)
     activation: str = option("leakyrelu", "SE activation", choices=ACTIVATIONS)
+    reward_scale: float = option(
+        1.0, "bandit: the reward network's output is multiplied by this; an agent resolves only reward gaps "
+        "above its regression noise, and a larger scale lets a search's small weight steps open such gaps",
+        low=0.0, low_open=True)
+    limit_policy_score: bool = option(
+        False, "bandit, discrete actions: a member's score and test return are the lower of its agents' and its "
+        "limit policy's real-env test return; the limit policy, argmax_a r(s, a), is where every value-learning "
+        "agent's training on a bandit SE ends, so the SE must be good to agents trained beyond NES's budget too")
     done_in_target: str = option(
         "thresholded", "the done value agents put in their TD target, r + gamma (1 - done) v(s'): thresholded "
         "(the episode-ending flag, done output > 0.5) or raw (the done net's output itself, as the paper's "
@@ -168,6 +187,11 @@ class Config:
     protocol: ProtocolConfig = section(ProtocolConfig, "inner-loop training protocol")
     evaluator: EvaluatorConfig = section(EvaluatorConfig, "evaluation backend")
 
+    def member_agents(self) -> list[str]:
+        """The agents every member's SE trains: ``nes.member_agents``, or the run's agent alone."""
+        names = [name.strip() for name in self.nes.member_agents.split(",") if name.strip()]
+        return names or [self.agent]
+
     def agent_config(self):
         return getattr(self.agents, self.agent)
 
@@ -196,7 +220,10 @@ def validate_semantics(config: Config) -> None:
     spec = real_env_spec(config.env)
     if config.nes.objective == "auc" and config.learn != "reward_env":
         raise UserError("nes.objective 'auc' needs learn: reward_env (SE training returns are not real returns)")
-    AGENTS[config.agent].check_spec(spec)
+    for name in config.member_agents():
+        if name not in AGENTS:
+            raise UserError(f"nes.member_agents: unknown agent '{name}'; choose from {', '.join(sorted(AGENTS))}")
+        AGENTS[name].check_spec(spec)
     if config.evaluator.backend == "processes" and config.evaluator.workers < 1:
         raise UserError("evaluator.workers must be >= 1 for the processes backend")
     if config.evaluator.backend == "dask" and not config.evaluator.scheduler and config.evaluator.workers < 1:
@@ -205,6 +232,13 @@ def validate_semantics(config: Config) -> None:
     check_strategy_settings(config.nes)
     if config.learn == "reward_env":
         check_reward_type(config.reward_env.type, spec)
+    if config.synthetic_env.kind == "mdp" and config.synthetic_env.reward_scale != 1.0:
+        raise UserError("synthetic_env.reward_scale applies to bandit SEs (synthetic_env.kind: bandit) only")
+    if config.synthetic_env.limit_policy_score and config.nes.objective != "test_reward":
+        raise UserError("synthetic_env.limit_policy_score compares test returns; it needs nes.objective test_reward")
+    if config.synthetic_env.limit_policy_score and (config.synthetic_env.kind != "bandit" or not spec.discrete_actions):
+        raise UserError("synthetic_env.limit_policy_score needs a bandit SE (synthetic_env.kind: bandit) of an env "
+                        f"with discrete actions; {config.env} with kind {config.synthetic_env.kind} is not one")
     if config.learn == "synthetic_env" and config.synthetic_env.kind == "bandit" and spec.discrete_states:
         raise UserError(f"synthetic_env.kind bandit needs a vector observation; {config.env} has discrete states "
                         f"(use kind mdp)")

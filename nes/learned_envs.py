@@ -28,8 +28,10 @@ def initial_nets(config: Config, spec: RealEnvSpec, seed: int):
     """A population of one, initialised from ``seed``: psi's starting point and shape."""
     if config.learn == "synthetic_env":
         se = config.synthetic_env
-        nets = BanditEnvNets if se.kind == "bandit" else SyntheticEnvNets
-        return nets.initialise([seed], spec, se.hidden_size, se.hidden_layer, se.activation)
+        if se.kind == "bandit":
+            return BanditEnvNets.initialise([seed], spec, se.hidden_size, se.hidden_layer, se.activation,
+                                            se.reward_scale)
+        return SyntheticEnvNets.initialise([seed], spec, se.hidden_size, se.hidden_layer, se.activation)
     rn = config.reward_env
     return RewardEnvNets.initialise([seed], spec, rn.hidden_size, rn.hidden_layer, rn.activation, rn.type)
 

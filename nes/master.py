@@ -9,7 +9,7 @@ One iteration (``step``) is four phases:
   record    best model, metrics row, time budget, checkpoint, hooks.
 psi is saved as the best model when the agents trained with it reach the env's threshold on average
 (mean test return of the score_orig agents) and its mean score_orig beats every earlier such
-iteration. The master never knows which backend evaluates the members, nor which strategy searches.
+iteration; with ``nes.confirm_solved`` P fresh agents trained with it must reach it too. The master never knows which backend evaluates the members, nor which strategy searches.
 """
 import logging
 import math
@@ -30,7 +30,7 @@ from nes.learned_envs import initial_nets, nets_from_psi, psi_of, save_learned_e
 from nes.score_transforms import worst_to_floor
 from nes.strategies import STRATEGIES, make_strategy
 from nes.strategies.base import MemberScores, SearchState
-from nes.tasks import MemberResult, MemberTask
+from nes.tasks import MemberResult, MemberTask, member_seed
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class NESMaster:
         """Ask: this iteration's member tasks, one per perturbation the strategy draws."""
         it, psi = self.state.iteration, self.state.psi
         eps = self.strategy.ask(self.state.search, it)
-        return [MemberTask(run_id=self.run_id, iteration=it, member=i, seed=derive_seed(self.config.seed, it, i, 7),
+        return [MemberTask(run_id=self.run_id, iteration=it, member=i, seed=member_seed(self.config.seed, it, i),
                            psi=psi.clone(), eps=eps[i].clone())
                 for i in range(len(eps))]
 
@@ -131,6 +131,13 @@ class NESMaster:
         mean_orig = float(scores.scores_orig.mean())
         mean_test_orig = float(worst_to_floor(np.array([r.test_return_orig for r in results])).mean())
         improved = mean_test_orig >= self.spec.solved_reward and mean_orig > state.best_mean_score
+        confirmation = {}
+        if nes.confirm_solved:
+            started = time.monotonic()
+            confirmed = self.confirmation_test_return(evaluated_psi) if improved else math.nan
+            wall += time.monotonic() - started
+            improved = improved and confirmed >= self.spec.solved_reward
+            confirmation = {"confirmation_test_return": confirmed}
         if improved:
             state.best_mean_score = mean_orig
             state.solved = True
@@ -148,7 +155,7 @@ class NESMaster:
                "real_env_steps": int(sum(r.real_env_steps for r in results)),
                "synthetic_env_steps": int(sum(r.synthetic_steps for r in results)),
                "timed_out_members": sum(r.timed_out for r in results), "failed_members": len(failed),
-               "saved_best": int(improved), **health}
+               "saved_best": int(improved), **confirmation, **health}
         state.metrics.append(row)
         state.time_budget = nes.time_mult * float(np.mean([r.seconds for r in results]))
         state.elapsed_seconds += wall
@@ -157,6 +164,18 @@ class NESMaster:
         for hook in self.hooks:
             hook(row, state)
         return row
+
+    def confirmation_test_return(self, psi: torch.Tensor) -> float:
+        """Mean real-env test return of P fresh agents trained with ``psi``: tasks without a
+        perturbation, numbered after the iteration's members so their agents' seeds are new."""
+        it, population = self.state.iteration, self.config.nes.population
+        tasks = [MemberTask(run_id=self.run_id, iteration=it, member=population + i,
+                            seed=member_seed(self.config.seed, it, population + i), psi=psi.clone(),
+                            eps=torch.zeros_like(psi)) for i in range(population)]
+        results, _ = self.evaluate(tasks)
+        confirmed = float(worst_to_floor(np.array([r.test_return_orig for r in results])).mean())
+        log.info("iteration %d: psi passed; %d fresh agents trained with it: %.1f", it, population, confirmed)
+        return confirmed
 
     def _check_results(self, results: list[MemberResult], tasks: list[MemberTask]) -> None:
         expected = [(t.run_id, t.iteration, t.member) for t in tasks]

@@ -1,10 +1,12 @@
 """Turn member tasks into scores: the computation every evaluator backend runs.
 
-All agents of all given members (orig, +eps and -eps, ``num_grad_evals`` each) train as one
-population, so the cost of a NES iteration is one batched training. ``batched=False`` trains
-them one at a time instead (the serial baseline); both give the same numbers, because every
-agent's randomness comes from its own seed.
+All agents of all given members (orig, +eps and -eps, ``num_grad_evals`` each, one of every
+agent of ``nes.member_agents``) train as one population per agent kind, so the cost of a NES
+iteration is one batched training per kind. ``batched=False`` trains them one at a time instead
+(the serial baseline); both give the same numbers, because every agent's randomness comes from its
+own seed.
 """
+import dataclasses
 import math
 import statistics
 import time
@@ -17,9 +19,10 @@ from common.rng import derive_seed
 from envs.real import real_env_spec
 from nes.config import Config
 from nes.learned_envs import all_parameters, training_env
+from nes.limit_policy import limit_policy_returns
 from nes.objectives import objective_scores
 from nes.strategies import mirrored_sampling
-from nes.tasks import MemberResult, MemberTask
+from nes.tasks import MemberResult, MemberTask, member_seed
 
 ORIG, PLUS, MINUS = 0, 1, 2
 TIMED_OUT_SCORE = -1e9  # nes.worst_score_on_timeout
@@ -27,20 +30,36 @@ TIMED_OUT_SCORE = -1e9  # nes.worst_score_on_timeout
 
 @dataclass(frozen=True)
 class AgentJob:
-    """One inner-loop training: which member, which SE (role) and which repeat."""
+    """One inner-loop training: which member, which SE (role), which repeat and which agent (its
+    index in ``Config.member_agents()``)."""
 
     task_index: int
     role: int
     repeat: int
+    kind: int = 0
 
 
 def agent_jobs(tasks: list[MemberTask], config: Config) -> list[AgentJob]:
     roles = [PLUS, MINUS] if mirrored_sampling(config) else [PLUS]
+    kinds = range(len(config.member_agents()))
     jobs = []
     for index in range(len(tasks)):
-        jobs.append(AgentJob(index, ORIG, 0))
-        jobs += [AgentJob(index, role, g) for role in roles for g in range(config.nes.num_grad_evals)]
+        jobs += [AgentJob(index, ORIG, 0, k) for k in kinds]
+        jobs += [AgentJob(index, role, g, k) for role in roles for g in range(config.nes.num_grad_evals) for k in kinds]
     return jobs
+
+
+def job_seed(task: MemberTask, job: AgentJob, config: Config) -> int:
+    """The seed of a job's agent; the first agent kind's is the one a single-agent run uses."""
+    base = _agent_seed(task, job.role, config)
+    if job.kind == 0:
+        return derive_seed(base, job.role, job.repeat)
+    return derive_seed(base, job.role, job.repeat, job.kind)
+
+
+def agent_run_config(config: Config, kind: int) -> Config:
+    """``config`` with the run's agent set to the job's kind."""
+    return dataclasses.replace(config, agent=config.member_agents()[kind])
 
 
 def member_parameters(task: MemberTask, role: int) -> torch.Tensor:
@@ -69,6 +88,9 @@ def train_agents_in_learned_envs(config: Config, psis: torch.Tensor, seeds: list
     # The objective reads the train env's records (an RN's real returns), which outlive its close.
     scores = objective_scores(config.nes.objective, result, train_env, spec.solved_reward, config.nes.unsolved_weight)
     test_returns = result.test_return
+    if synthetic and config.synthetic_env.limit_policy_score:
+        limit = limit_policy_returns(train_env.nets, config.env, seeds, config.agent_config().test_episodes)
+        scores, test_returns = torch.minimum(scores, limit.to(scores.dtype)), torch.minimum(test_returns, limit)
     if config.nes.worst_score_on_timeout:
         scores, test_returns = _timed_out_worst(result, scores), _timed_out_worst(result, test_returns)
     no_steps = torch.zeros_like(result.train_steps)
@@ -90,25 +112,47 @@ def _timed_out_worst(result, values: torch.Tensor) -> torch.Tensor:
 
 
 def evaluate_members(tasks: list[MemberTask], config: Config, time_budget: float, batched: bool = True) -> list[MemberResult]:
-    """Score ``tasks``; with ``batched`` all their agents train as one population."""
+    """Score ``tasks``; with ``batched`` all their agents of one kind train as one population."""
     jobs = agent_jobs(tasks, config)
     psis = torch.stack([member_parameters(tasks[j.task_index], j.role) for j in jobs])
-    seeds = [derive_seed(tasks[j.task_index].seed, j.role, j.repeat) for j in jobs]
+    seeds = [job_seed(tasks[j.task_index], j, config) for j in jobs]
     start = time.monotonic()
+    outcomes = AgentOutcomes(*[[None] * len(jobs) for _ in OUTCOME_FIELDS])
     if batched:
-        outcomes = train_agents_in_learned_envs(config, psis, seeds, start + time_budget)
+        for kind in range(len(config.member_agents())):
+            rows = [k for k, job in enumerate(jobs) if job.kind == kind]
+            part = train_agents_in_learned_envs(agent_run_config(config, kind), psis[rows], [seeds[k] for k in rows],
+                                                start + time_budget)
+            _place(outcomes, rows, part)
         seconds = {i: time.monotonic() - start for i in range(len(tasks))}
     else:
-        outcomes = AgentOutcomes([], [], [], [], [])
         seconds, member_start = {}, start
         for k, job in enumerate(jobs):
             if k == 0 or jobs[k - 1].task_index != job.task_index:
                 member_start = time.monotonic()
-            one = train_agents_in_learned_envs(config, psis[k:k + 1], seeds[k:k + 1], member_start + time_budget)
-            for name in ("scores", "test_returns", "timed_out", "real_env_steps", "synthetic_steps"):
-                getattr(outcomes, name).append(getattr(one, name)[0])
+            one = train_agents_in_learned_envs(agent_run_config(config, job.kind), psis[k:k + 1], seeds[k:k + 1],
+                                               member_start + time_budget)
+            _place(outcomes, [k], one)
             seconds[job.task_index] = time.monotonic() - member_start
     return [_member_result(task, i, jobs, outcomes, seconds[i], config) for i, task in enumerate(tasks)]
+
+
+OUTCOME_FIELDS = tuple(f.name for f in dataclasses.fields(AgentOutcomes))
+
+
+def _place(outcomes: AgentOutcomes, rows: list[int], part: AgentOutcomes) -> None:
+    """Put ``part``'s per-agent values at the job positions ``rows`` of ``outcomes``."""
+    for name in OUTCOME_FIELDS:
+        for row, value in zip(rows, getattr(part, name)):
+            getattr(outcomes, name)[row] = value
+
+
+def _agent_seed(task: MemberTask, role: int, config: Config) -> int:
+    """The seed a member's agents derive from: its own, or with ``common_agent_seeds`` the
+    iteration's member 0's for the perturbed SEs."""
+    if config.nes.common_agent_seeds and role != ORIG:
+        return member_seed(config.seed, task.iteration, 0)
+    return task.seed
 
 
 def _combine(scores: list[float], grad_eval_type: str) -> float:
@@ -124,8 +168,9 @@ def _member_result(task, index, jobs, outcomes: AgentOutcomes, seconds, config) 
     mirrored = bool(by_role[MINUS])
     score_minus = _combine(by_role[MINUS], config.nes.grad_eval_type) if mirrored else -math.inf
     flipped = mirrored and score_minus > score_plus
-    orig = next(k for k in mine if jobs[k].role == ORIG)
-    score_orig, test_return_orig = outcomes.scores[orig], outcomes.test_returns[orig]
+    origs = [k for k in mine if jobs[k].role == ORIG]
+    score_orig = _combine([outcomes.scores[k] for k in origs], "mean")
+    test_return_orig = _combine([outcomes.test_returns[k] for k in origs], "mean")
     return MemberResult(run_id=task.run_id, iteration=task.iteration, member=task.member,
                         score=score_minus if flipped else score_plus,
                         score_orig=score_orig if math.isfinite(score_orig) else -math.inf,

@@ -101,7 +101,7 @@ def load_synthetic_env(path: Path) -> tuple[SyntheticEnvNets | BanditEnvNets, Co
         modules[name] = PopulationMLP.from_modules([module], se.activation)
     if se.kind == "bandit":
         return BanditEnvNets(modules, spec.state_dim, spec.action_dim, spec.discrete_actions, spec.state_low,
-                             spec.state_high), config
+                             spec.state_high, se.reward_scale), config
     return SyntheticEnvNets(modules, spec.state_dim, spec.action_dim, spec.discrete_actions), config
 
 

@@ -10,6 +10,13 @@ from dataclasses import dataclass
 
 import torch
 
+from common.rng import derive_seed
+
+
+def member_seed(run_seed: int, iteration: int, member: int) -> int:
+    """The seed a member's agents derive from: a function of (run seed, iteration, member) alone."""
+    return derive_seed(run_seed, iteration, member, 7)
+
 
 @dataclass
 class MemberTask:

@@ -71,6 +71,22 @@ def test_a_saved_bandit_se_loads_with_identical_outputs(tmp_path):
     assert torch.equal(loaded.rewards(actions, states), nets.rewards(actions, states))
 
 
+def test_reward_scale_multiplies_the_rewards_and_a_saved_bandit_keeps_it(tmp_path):
+    nets = bandit_nets()
+    config = bandit_config(extra=["synthetic_env.reward_scale=10"])
+    scaled = BanditEnvNets.initialise([3], real_env_spec("CartPole-v0"), 16, 1, "leakyrelu", reward_scale=10.0)
+    save_synthetic_env(tmp_path / "scaled.pt", scaled, 0, config, {})
+    _, loaded, _ = load_model(tmp_path / "scaled.pt")
+    states = nets.start_states(torch.randn(1, 20, nets.latent_dim, generator=torch.Generator().manual_seed(0)))
+    actions = torch.ones(1, 20, dtype=torch.long)
+    torch.testing.assert_close(loaded.rewards(actions, states), nets.rewards(actions, states) * 10)
+
+
+def test_reward_scale_on_an_mdp_se_is_refused_in_one_line():
+    with pytest.raises(UserError, match="reward_scale applies to bandit SEs"):
+        se_config("CartPole-v0", "synthetic_env.reward_scale=2")
+
+
 def test_the_config_of_a_saved_bandit_says_its_kind(tmp_path):
     saved_bandit(tmp_path / "bandit.pt")
     payload = torch.load(tmp_path / "bandit.pt", weights_only=True)
