@@ -1,7 +1,7 @@
 """Learn one SE per seed and evaluate every solved one: how often, how fast and how good (issue 32).
 
     python -m experiments.benchmark_learning --env E --seeds A-B [--config F] [--set k=v ...]
-        [--jobs N] [--out DIR] [--runs R] [--sb3-runs R] [--sb3-steps S] [--record]
+        [--agent-set k=v ...] [--jobs N] [--out DIR] [--runs R] [--sb3-runs R] [--sb3-steps S] [--record]
 
 Learning: ``learn_env --config F --seed S --out DIR/seed_S`` for each seed S from A to B, N at a
 time (one torch thread each), recording whether it solved, its NES wall time and iterations, the
@@ -14,8 +14,9 @@ Evaluation of every solved SE (``experiments/learning_evaluations.py`` says whic
 R fresh agents each of DDQN (the config's hyperparameters, fixed and varied), Dueling DDQN, discrete
 TD3 and PPO (varied), trained only on the SE and tested on the real env; R DDQN agents on the real
 env (the baseline); and, when stable_baselines3 is installed, SB3's DQN and PPO trained on the SE
-through gymnasium for at most --sb3-steps steps (--sb3-runs each; 0: none). With N > 1 the agents
-train in N processes.
+through gymnasium for at most --sb3-steps steps (--sb3-runs each; 0: none). ``--agent-set``
+overrides our agents' configs on the SEs (not the baseline's), e.g. a longer budget than NES trained
+with. With N > 1 the agents train in N processes.
 
 Writes DIR/benchmark.csv (one row per seed and evaluation), DIR/table.md and prints the table and
 DIR; ``--record`` also puts the table into BENCHMARKS.md (between ``<!-- learning-E:start/end -->``).
@@ -51,6 +52,9 @@ def parse_args(argv):
     parser.add_argument("--config", type=Path, help="learn_env config (default: default_config/<name>_synthetic_env.yaml, e.g. cartpole_...)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a key of every learn_env's config, e.g. --set nes.max_iterations=40 (repeatable)")
+    parser.add_argument("--agent-set", dest="agent_sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a key of the agents trained on the SEs (not the baseline), e.g. --agent-set "
+                             "agents.ddqn.train_episodes=1000 (repeatable)")
     parser.add_argument("--jobs", type=int, default=1, help="learn_env runs (and evaluation processes) at a time (default 1)")
     parser.add_argument("--out", type=Path, help="output directory; an existing one is resumed "
                                                  "(default: results/benchmark_learning__<env>__<time>)")
@@ -118,7 +122,8 @@ def main(argv=None) -> Path:
     evaluations = {}
     for evaluation in planned_evaluations(args.env, with_sb3) if models else []:
         runs = args.sb3_runs if evaluation.library == "sb3" else args.runs
-        evaluations[evaluation.name] = evaluate(evaluation, models, runs, out, evaluator, args.sb3_steps, args.jobs)
+        evaluations[evaluation.name] = evaluate(evaluation, models, runs, out, evaluator, args.sb3_steps, args.jobs,
+                                                args.agent_sets)
     threshold = real_env_spec(args.env).solved_reward
     atomic_write_csv(out / "benchmark.csv", csv_rows(list(records.values()), evaluations, threshold))
     header = [f"`python -m experiments.benchmark_learning {' '.join(argv)}` ({date.today().isoformat()}), "

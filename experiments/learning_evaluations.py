@@ -29,7 +29,7 @@ from nes.model_files import model_label
 
 log = logging.getLogger(__name__)
 AGENT_SEED = 0  # seed of the fresh agents (evaluate_env's default): every SE gets the same agent seeds
-TRANSFER_AGENTS = ("dueling_ddqn", "td3_discrete", "ppo")
+TRANSFER_AGENTS = ("dueling_ddqn", "ppo", "td3_discrete")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,25 +54,30 @@ def has_agent_section(path: Path | None, agent: str) -> bool:
 
 def planned_evaluations(env: str, with_sb3: bool) -> list[Evaluation]:
     transfer, real = config_file(env, "se_transfer"), config_file(env, "ddqn")
-    planned = [Evaluation("ddqn_fixed", "ddqn"), Evaluation("ddqn_varied", "ddqn", vary_hp=True)]
-    planned += [Evaluation(f"{agent}_varied", agent, vary_hp=True,
-                           hp_file=transfer if has_agent_section(transfer, agent) else None)
-                for agent in TRANSFER_AGENTS]
-    planned.append(Evaluation("baseline_ddqn_real_env", "ddqn", hp_file=real if has_agent_section(real, "ddqn") else None,
-                              real_env=True))
+    planned = [Evaluation("ddqn_fixed", "ddqn"), Evaluation("ddqn_varied", "ddqn", vary_hp=True),
+               Evaluation("baseline_ddqn_real_env", "ddqn", hp_file=real if has_agent_section(real, "ddqn") else None,
+                          real_env=True)]
     if with_sb3:
         planned += [Evaluation(f"sb3_{algorithm}", algorithm, library="sb3")
                     for algorithm in sb3_transfer.algorithms_for(env)]
+    # The transfer agents last, the costliest (discrete TD3's 510-unit layers) at the end, so a
+    # benchmark cut short has the rest.
+    planned += [Evaluation(f"{agent}_varied", agent, vary_hp=True,
+                           hp_file=transfer if has_agent_section(transfer, agent) else None)
+                for agent in TRANSFER_AGENTS]
     return planned
 
 
 def evaluate(evaluation: Evaluation, models: dict[int, Path], runs: int, out: Path, evaluator: EvaluatorConfig,
-             sb3_steps: int, jobs: int) -> list[dict]:
+             sb3_steps: int, jobs: int, agent_sets: list[str] = ()) -> list[dict]:
     """``evaluation``'s rows, each with the ``se_seed`` (learning seed) of its SE (None on the real
-    env): read from DIR/evaluations when they were made from the same SEs and settings."""
+    env): read from DIR/evaluations when they were made from the same SEs and settings.
+    ``agent_sets`` (``--set`` assignments) override the configs of our agents on the SEs."""
+    agent_sets = [] if evaluation.real_env or evaluation.library == "sb3" else list(agent_sets)
     made_from = {"models": {str(seed): str(path) for seed, path in sorted(models.items())}, "runs": runs,
                  "agent_seed": AGENT_SEED, "evaluation": {k: str(v) for k, v in dataclasses.asdict(evaluation).items()},
-                 **({"sb3_steps": sb3_steps} if evaluation.library == "sb3" else {})}
+                 **({"sb3_steps": sb3_steps} if evaluation.library == "sb3" else {}),
+                 **({"agent_sets": agent_sets} if agent_sets else {})}
     path = out / "evaluations" / f"{evaluation.name}.json"
     if path.is_file():
         saved = json.loads(path.read_text())
@@ -81,7 +86,7 @@ def evaluate(evaluation: Evaluation, models: dict[int, Path], runs: int, out: Pa
             return saved["rows"]
     log.info("%s: %d runs %s", evaluation.name, runs,
              "on the real env" if evaluation.real_env else f"on each of {len(models)} SEs")
-    rows = _train(evaluation, models, runs, out, evaluator, sb3_steps, jobs)
+    rows = _train(evaluation, models, runs, out, evaluator, sb3_steps, jobs, agent_sets)
     seed_of = {model_label(path): seed for seed, path in models.items()}
     rows = [{**row, "se_seed": seed_of.get(row["model"])} for row in rows]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,11 +95,11 @@ def evaluate(evaluation: Evaluation, models: dict[int, Path], runs: int, out: Pa
 
 
 def _train(evaluation: Evaluation, models: dict[int, Path], runs: int, out: Path, evaluator: EvaluatorConfig,
-           sb3_steps: int, jobs: int) -> list[dict]:
+           sb3_steps: int, jobs: int, agent_sets: list[str]) -> list[dict]:
     paths = [models[seed] for seed in sorted(models)]
     if evaluation.library == "sb3":
         return sb3_transfer.train_on_ses(paths, evaluation.agent, runs, AGENT_SEED, sb3_steps, jobs)
-    overrides = agent_config_overrides(evaluation.hp_file, [evaluation.agent])
+    overrides = agent_config_overrides(evaluation.hp_file, [evaluation.agent]) + agent_sets
     planned = model_runs(paths, evaluation.agent, runs, AGENT_SEED, evaluation.vary_hp, overrides,
                          baseline=evaluation.real_env)
     if evaluation.real_env:

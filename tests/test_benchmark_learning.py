@@ -115,8 +115,8 @@ def test_a_stopped_seed_resumes_from_its_checkpoint_and_one_without_starts_again
 
 def test_cartpole_evaluations_take_transfer_and_real_env_hyperparameters():
     planned = {e.name: e for e in planned_evaluations("CartPole-v0", with_sb3=True)}
-    assert list(planned) == ["ddqn_fixed", "ddqn_varied", "dueling_ddqn_varied", "td3_discrete_varied", "ppo_varied",
-                             "baseline_ddqn_real_env", "sb3_dqn", "sb3_ppo"]
+    assert list(planned) == ["ddqn_fixed", "ddqn_varied", "baseline_ddqn_real_env", "sb3_dqn", "sb3_ppo",
+                             "dueling_ddqn_varied", "ppo_varied", "td3_discrete_varied"]
     assert planned["dueling_ddqn_varied"].hp_file.name == "cartpole_se_transfer.yaml"
     assert planned["ppo_varied"].hp_file is None  # no PPO section there: the SE config's
     assert planned["baseline_ddqn_real_env"].hp_file.name == "cartpole_ddqn.yaml"
