@@ -9,7 +9,8 @@ One iteration (``step``) is four phases:
   record    best model, metrics row, time budget, checkpoint, hooks.
 psi is saved as the best model when the agents trained with it reach the env's threshold on average
 (mean test return of the score_orig agents) and its mean score_orig beats every earlier such
-iteration; with ``nes.confirm_solved`` P fresh agents trained with it must reach it too. The master never knows which backend evaluates the members, nor which strategy searches.
+iteration; with ``nes.confirm_solved`` P fresh agents trained with it must reach it too. The master
+never knows which backend evaluates the members, nor which strategy searches.
 """
 import logging
 import math
