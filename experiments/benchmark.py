@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from common.errors import UserError, exits_cleanly_on_user_error
-from experiments.cli import DEFAULT_CONFIG, machine_line, make_parser, record_benchmark, setup_logging
+from experiments.cli import MDP_SE_CONFIG, machine_line, make_parser, record_benchmark, setup_logging
 from nes.config import load_config
 from nes.master import NESMaster
 from nes.member_evaluation import evaluate_members
@@ -62,7 +62,7 @@ def main(argv=None):
     setup_logging()
     if args.population < 1 or args.train_episodes < 1:
         raise UserError("--population and --train-episodes must be >= 1")
-    config = load_config(DEFAULT_CONFIG, [f"nes.population={args.population}", f"seed={args.seed}",
+    config = load_config(MDP_SE_CONFIG, [f"nes.population={args.population}", f"seed={args.seed}",
                                           f"agents.ddqn.train_episodes={args.train_episodes}"])
     torch.set_num_threads(config.evaluator.threads)
     tasks = NESMaster(config, evaluator=None, run_dir=Path("."), run_id="benchmark").tasks()

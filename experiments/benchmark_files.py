@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from common.errors import UserError, exits_cleanly_on_user_error
-from experiments.cli import DEFAULT_CONFIG, machine_line, make_parser, record_benchmark, setup_logging
+from experiments.cli import MDP_SE_CONFIG, machine_line, make_parser, record_benchmark, setup_logging
 from nes.config import load_config
 from nes.evaluators import make_evaluator
 from nes.master import NESMaster
@@ -40,7 +40,7 @@ def parse_args(argv):
 
 def run_backend(args, backend: str, work_dir: Path):
     """(metrics rows, evaluator) of ``args.iterations`` NES iterations on ``backend``."""
-    config = load_config(DEFAULT_CONFIG, [
+    config = load_config(MDP_SE_CONFIG, [
         f"nes.population={args.population}", f"seed={args.seed}", f"nes.max_iterations={args.iterations}",
         f"agents.ddqn.train_episodes={args.train_episodes}", "nes.time_mult=1000", "nes.quit_when_solved=false",
         f"evaluator.backend={backend}", "evaluator.workers=1"])

@@ -6,7 +6,8 @@
 Learning: ``learn_env --config F --seed S --out DIR/seed_S`` for each seed S from A to B, N at a
 time (one torch thread each), recording whether it solved, its NES wall time and iterations, the
 real-env steps it spent until solved and its peak memory (DIR/seeds.jsonl). F defaults to the env's
-default_config/<name>_synthetic_env.yaml (cartpole for CartPole-v0); ``--set`` is passed on to
+default_config/<name>_bandit_se.yaml (cartpole for CartPole-v0; learn_env's default), else its
+<name>_synthetic_env.yaml (the paper's MDP SE); ``--set`` is passed on to
 every learn_env. A benchmark
 started again with the same DIR skips the seeds it finished and resumes the ones it was running.
 
@@ -49,7 +50,8 @@ def parse_args(argv):
     parser = make_parser(__doc__)
     parser.add_argument("--env", required=True, help="real env of the SEs, e.g. CartPole-v0")
     parser.add_argument("--seeds", required=True, metavar="A-B", help="learning seeds A to B, both included (or one seed)")
-    parser.add_argument("--config", type=Path, help="learn_env config (default: default_config/<name>_synthetic_env.yaml, e.g. cartpole_...)")
+    parser.add_argument("--config", type=Path, help="learn_env config (default: default_config/<name>_bandit_se.yaml, "
+                                                        "else <name>_synthetic_env.yaml; e.g. cartpole_...)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a key of every learn_env's config, e.g. --set nes.max_iterations=40 (repeatable)")
     parser.add_argument("--agent-set", dest="agent_sets", action="append", default=[], metavar="KEY=VALUE",
@@ -87,7 +89,7 @@ def checked_inputs(args) -> tuple[list[int], Path]:
             raise UserError(f"{flag} must be >= {low}, got {value}")
     if not 1 <= args.sb3_steps <= SB3_MAX_STEPS:
         raise UserError(f"--sb3-steps must be between 1 and {SB3_MAX_STEPS}, got {args.sb3_steps}")
-    config_path = args.config or config_file(args.env, "synthetic_env")
+    config_path = args.config or config_file(args.env, "bandit_se") or config_file(args.env, "synthetic_env")
     if config_path is None:
         raise UserError(f"no default SE config for {args.env}; pass --config")
     config = load_config(config_path, [*args.overrides, f"seed={seeds[0]}"])

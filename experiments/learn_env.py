@@ -1,4 +1,4 @@
-"""Learn a synthetic environment with NES (default: CartPole-v0 with DDQN, on this PC).
+"""Learn a synthetic environment with NES (default: a contextual-bandit CartPole-v0 SE, DDQN, this PC).
 
     python -m experiments.learn_env [--config F] [--set k=v ...] [--seed N] [--evaluator B]
                                     [--workers N] [--sync-dir D] [--scheduler ADDRESS] [--out DIR] [--resume DIR]

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from experiments.cli import machine_line, record_benchmark
-from tests.helpers import entry_point_env, metrics_without_wall_clock, run_entry_point, set_flags
+from tests.helpers import entry_point_env, mdp_se_flags, metrics_without_wall_clock, run_entry_point
 from tests.slurm_cluster import SlurmCluster, missing_reason
 
 
@@ -31,7 +31,7 @@ def wall_seconds(run_dir: Path) -> list[float]:
 
 def local_run(name: str, sets: list[str], out: Path, *flags: str) -> float:
     start = time.monotonic()
-    completed = run_entry_point("experiments.learn_env", *set_flags(sets), *flags, "--out", out / name, timeout=3600)
+    completed = run_entry_point("experiments.learn_env", *mdp_se_flags(sets), *flags, "--out", out / name, timeout=3600)
     if completed.returncode != 0:
         raise RuntimeError(f"{name} failed: {completed.stderr[-2000:]}")
     return time.monotonic() - start
@@ -43,7 +43,7 @@ def slurm_run(sets: list[str], out: Path, workers: int) -> tuple[float, float]:
     cluster = SlurmCluster(out / "slurm_daemons").start()
     bring_up = time.monotonic() - start
     try:
-        completed = run_entry_point("experiments.slurm_scripts", "nes", *set_flags(sets), "--workers", workers,
+        completed = run_entry_point("experiments.slurm_scripts", "nes", *mdp_se_flags(sets), "--workers", workers,
                                     "--idle-exit", "120", "--out", out / "slurm_layout")
         if completed.returncode != 0:
             raise RuntimeError(completed.stderr)

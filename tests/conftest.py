@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from nes.config import load_config
-from tests.helpers import REFERENCE_RUN_SETS, TINY_OVERRIDES, run_entry_point, set_flags
+from tests.helpers import REFERENCE_RUN_SETS, TINY_OVERRIDES, mdp_se_flags, run_entry_point
 
 
 def pytest_configure(config):
@@ -44,6 +44,6 @@ def run_module():
 def reference_run(tmp_path_factory):
     """One uninterrupted learn_env run with ``REFERENCE_RUN_SETS``: (run dir, completed process)."""
     out = tmp_path_factory.mktemp("reference") / "run"
-    completed = run_entry_point("experiments.learn_env", *set_flags(REFERENCE_RUN_SETS), "--out", out)
+    completed = run_entry_point("experiments.learn_env", *mdp_se_flags(REFERENCE_RUN_SETS), "--out", out)
     assert completed.returncode == 0, completed.stderr
     return out, completed

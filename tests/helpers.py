@@ -28,6 +28,9 @@ REFERENCE_RUN_SETS = (
     "seed=3",
 )
 WALL_CLOCK_COLUMNS = ("wall_seconds", "mean_member_seconds")
+# The tests' learn_env runs learn the paper's MDP SE (the schema's defaults), not learn_env's default
+# bandit SE, whose cma_es needs a population of at least 4.
+MDP_SE_FLAGS = ("--config", str(REPO_ROOT / "default_config" / "cartpole_synthetic_env.yaml"))
 
 
 def entry_point_env() -> dict:
@@ -45,6 +48,11 @@ def run_entry_point(module: str, *args, timeout: float = 180) -> subprocess.Comp
 def set_flags(assignments) -> list[str]:
     """``("a=1", "b=2")`` -> ``["--set", "a=1", "--set", "b=2"]``."""
     return [flag for assignment in assignments for flag in ("--set", assignment)]
+
+
+def mdp_se_flags(assignments) -> list[str]:
+    """learn_env flags for the paper's MDP SE with ``assignments``: ``--config <its yaml> --set ...``."""
+    return [*MDP_SE_FLAGS, *set_flags(assignments)]
 
 
 def metrics_without_wall_clock(path: Path) -> list[dict]:

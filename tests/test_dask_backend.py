@@ -14,8 +14,8 @@ from nes.evaluators import make_evaluator
 from nes.evaluators.dask_backend import DaskEvaluator
 from nes.evaluators.local import BatchedEvaluator
 from nes.master import NESMaster
-from tests.helpers import (REFERENCE_RUN_SETS, TINY_OVERRIDES, last_stdout_line, metrics_without_wall_clock,
-                           run_entry_point, set_flags)
+from tests.helpers import (REFERENCE_RUN_SETS, TINY_OVERRIDES, last_stdout_line, mdp_se_flags,
+                           metrics_without_wall_clock, run_entry_point)
 
 pytestmark = pytest.mark.slow  # a live Dask cluster and learn_env subprocesses
 
@@ -81,7 +81,7 @@ def test_a_killed_dask_worker_has_its_chunk_redone_with_the_same_scores(evaluato
 
 def test_learn_env_on_dask_equals_the_batched_reference_run(reference_run, tmp_path):
     reference_dir, _ = reference_run
-    completed = run_entry_point("experiments.learn_env", *set_flags(REFERENCE_RUN_SETS), "--evaluator", "dask",
+    completed = run_entry_point("experiments.learn_env", *mdp_se_flags(REFERENCE_RUN_SETS), "--evaluator", "dask",
                                 "--workers", "2", "--out", tmp_path / "run")
     assert completed.returncode == 0, completed.stderr
     assert last_stdout_line(completed) == str(tmp_path / "run")
@@ -90,7 +90,7 @@ def test_learn_env_on_dask_equals_the_batched_reference_run(reference_run, tmp_p
 
 
 def test_an_unusable_scheduler_address_is_one_line_and_exit_2(tmp_path):
-    completed = run_entry_point("experiments.learn_env", *set_flags(TINY_OVERRIDES), "--evaluator", "dask",
+    completed = run_entry_point("experiments.learn_env", *mdp_se_flags(TINY_OVERRIDES), "--evaluator", "dask",
                                 "--scheduler", "bogus://nowhere", "--out", tmp_path / "run")
     assert completed.returncode == 2
     lines = completed.stderr.strip().splitlines()

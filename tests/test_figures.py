@@ -16,7 +16,7 @@ from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
 from nes.config import load_config
 from nes.model_files import save_reward_env, save_synthetic_env
-from tests.helpers import REPO_ROOT, run_entry_point, set_flags
+from tests.helpers import REPO_ROOT, mdp_se_flags, run_entry_point, set_flags
 
 # Tiny budgets for every agent a figure trains.
 BUDGET = [f"agents.{agent}.{key}={value}" for agent in ("ddqn", "dueling_ddqn", "td3_discrete", "ql", "sarsa")
@@ -40,7 +40,7 @@ def inputs(tmp_path_factory):
         save_reward_env(rn_dir / f"rn_type{code}.pt", rn, 0, rn_config, {})
     runs = root / "runs"
     for step_size in (0.1, 0.5):
-        completed = run_entry_point("experiments.learn_env", *set_flags(
+        completed = run_entry_point("experiments.learn_env", *mdp_se_flags(
             ("nes.population=2", "nes.max_iterations=2", "agents.ddqn.train_episodes=2", "agents.ddqn.test_episodes=1",
              f"nes.step_size={step_size}", "synthetic_env.hidden_size=8")), "--out", runs / f"step_{step_size}")
         assert completed.returncode == 0, completed.stderr

@@ -4,9 +4,9 @@ import signal
 
 import pytest
 
-from tests.files_helpers import (FILES, assert_same_run, checkpoint_iteration, claimed_but_unanswered, finish,
-                                 start, wait_for)
-from tests.helpers import REFERENCE_RUN_SETS, TINY_OVERRIDES, set_flags
+from tests.files_helpers import (FILES, assert_same_run, checkpoint_iteration, claimed_but_unanswered, finish, start,
+                                 wait_for)
+from tests.helpers import REFERENCE_RUN_SETS, TINY_OVERRIDES, mdp_se_flags
 
 pytestmark = pytest.mark.slow  # learn_env masters and worker processes
 
@@ -15,7 +15,7 @@ def test_two_local_workers_give_the_batched_run_and_survive_a_killed_worker(refe
     """The single-PC debug mode equals the batched backend, even when a worker is killed mid-iteration."""
     reference, _ = reference_run
     out, sync = tmp_path / "run", tmp_path / "sync"
-    master = start("experiments.learn_env", *set_flags(REFERENCE_RUN_SETS), *FILES, "--workers", 2,
+    master = start("experiments.learn_env", *mdp_se_flags(REFERENCE_RUN_SETS), *FILES, "--workers", 2,
                    "--sync-dir", sync, "--set", "evaluator.lease_seconds=1", "--out", out)
     try:
         wait_for(lambda: checkpoint_iteration(out / "latest.pt") >= 1, "first iteration", process=master)
@@ -38,11 +38,11 @@ def test_two_masters_share_one_sync_dir(reference_run, tmp_path):
     other_sets = [*TINY_OVERRIDES, "seed=4"]    # a smaller run with its own batched twin
     workers, masters = [], []
     try:
-        masters = [start("experiments.learn_env", *set_flags(REFERENCE_RUN_SETS), *FILES, "--workers", 0,
+        masters = [start("experiments.learn_env", *mdp_se_flags(REFERENCE_RUN_SETS), *FILES, "--workers", 0,
                          "--sync-dir", sync, "--out", tmp_path / "a"),
-                   start("experiments.learn_env", *set_flags(other_sets), *FILES, "--workers", 0,
+                   start("experiments.learn_env", *mdp_se_flags(other_sets), *FILES, "--workers", 0,
                          "--sync-dir", sync, "--out", tmp_path / "b"),
-                   start("experiments.learn_env", *set_flags(other_sets), "--out", tmp_path / "b_batched")]
+                   start("experiments.learn_env", *mdp_se_flags(other_sets), "--out", tmp_path / "b_batched")]
         # Started once both runs have tasks out, so that a short idle time cannot end them early.
         wait_for(lambda: len(list(sync.glob("runs/*/tasks/0"))) >= 2, "tasks of both masters")
         workers = [start("experiments.worker", "--sync-dir", sync, "--idle-exit", 4) for _ in range(2)]

@@ -4,7 +4,7 @@ import signal
 import pytest
 
 from tests.files_helpers import FILES, assert_same_run, checkpoint_iteration, finish, start, wait_for
-from tests.helpers import REFERENCE_RUN_SETS, set_flags
+from tests.helpers import REFERENCE_RUN_SETS, mdp_se_flags
 
 pytestmark = pytest.mark.slow  # learn_env masters and worker processes
 
@@ -15,7 +15,7 @@ def test_a_killed_master_resumes_and_hand_started_workers_keep_serving(reference
     sync.mkdir()
     workers = [start("experiments.worker", "--sync-dir", sync, "--idle-exit", 120) for _ in range(2)]
     try:
-        master = start("experiments.learn_env", *set_flags(REFERENCE_RUN_SETS), *FILES, "--workers", 0,
+        master = start("experiments.learn_env", *mdp_se_flags(REFERENCE_RUN_SETS), *FILES, "--workers", 0,
                        "--sync-dir", sync, "--out", out)
         try:
             wait_for(lambda: checkpoint_iteration(out / "latest.pt") >= 1, "first iteration", process=master)

@@ -11,7 +11,7 @@ from common.errors import UserError
 from experiments import compare_reward_envs, evaluate_env, learn_env, slurm_scripts, train_agent, tune, worker
 from experiments.cli import fresh_run_dir, new_run_dir
 from experiments.figures import __main__ as figures
-from tests.helpers import REPO_ROOT, run_entry_point
+from tests.helpers import MDP_SE_FLAGS, REPO_ROOT, run_entry_point
 from tests.zoo_models import ZOO
 
 RN_FILE = ZOO / "CartPole-v0" / "cartpole_rn_type2.pt"
@@ -115,8 +115,8 @@ def test_a_nes_layouts_init_model_must_load_and_becomes_absolute(tmp_path, capsy
                            "--out", tmp_path / "bad"])
     assert "absent.pt" in line and not (tmp_path / "bad").exists()
     monkeypatch.chdir(REPO_ROOT)
-    out = slurm_scripts.main(["nes", "--workers", "1", "--set", "nes.init_model=zoo/CartPole-v0/cartpole_se_seed0.pt",
-                              "--out", str(tmp_path / "good")])
+    out = slurm_scripts.main(["nes", "--workers", "1", *MDP_SE_FLAGS,
+                              "--set", "nes.init_model=zoo/CartPole-v0/cartpole_se_seed0.pt", "--out", str(tmp_path / "good")])
     saved = yaml.safe_load((out / "config.yaml").read_text())["nes"]["init_model"]
     assert saved == str(REPO_ROOT / "zoo" / "CartPole-v0" / "cartpole_se_seed0.pt")
 

@@ -4,7 +4,7 @@ import csv
 import pytest
 
 from agents import AGENTS
-from tests.helpers import run_entry_point, set_flags
+from tests.helpers import mdp_se_flags, run_entry_point
 
 pytestmark = pytest.mark.slow  # learn_env subprocesses, one per agent
 
@@ -28,7 +28,7 @@ def test_learn_env_runs_with_the_agent_as_inner_loop(agent, tmp_path):
     sets = (f"agent={agent}", f"env={INNER_AGENTS[agent]}", "nes.population=2", "nes.max_iterations=2",
             "nes.time_mult=1000", f"agents.{agent}.train_episodes=3", f"agents.{agent}.init_episodes=1",
             f"agents.{agent}.test_episodes=1")
-    completed = run_entry_point("experiments.learn_env", *set_flags(sets), "--out", out, timeout=240)
+    completed = run_entry_point("experiments.learn_env", *mdp_se_flags(sets), "--out", out, timeout=240)
     assert completed.returncode == 0, completed.stderr
     with open(out / "metrics.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))

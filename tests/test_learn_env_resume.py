@@ -8,8 +8,8 @@ import time
 import pytest
 import torch
 
-from tests.helpers import (REFERENCE_RUN_SETS, REPO_ROOT, entry_point_env, last_stdout_line,
-                           metrics_without_wall_clock, set_flags)
+from tests.helpers import (REFERENCE_RUN_SETS, REPO_ROOT, entry_point_env, last_stdout_line, mdp_se_flags,
+                           metrics_without_wall_clock)
 
 pytestmark = pytest.mark.slow  # learn_env subprocesses, one of them killed
 
@@ -23,7 +23,7 @@ def checkpoint_iteration(path) -> int:
 
 def start_and_kill_after_first_checkpoint(out) -> int:
     """Start the reference run in ``out``, SIGKILL it once latest.pt holds iteration >= 1."""
-    process = subprocess.Popen([sys.executable, "-m", "experiments.learn_env", *set_flags(REFERENCE_RUN_SETS),
+    process = subprocess.Popen([sys.executable, "-m", "experiments.learn_env", *mdp_se_flags(REFERENCE_RUN_SETS),
                                 "--out", str(out)], cwd=REPO_ROOT, env=entry_point_env(), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:

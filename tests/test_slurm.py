@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.helpers import (REFERENCE_RUN_SETS, entry_point_env, metrics_without_wall_clock, run_entry_point,
-                           set_flags, write_tiny_ses)
+from tests.helpers import (REFERENCE_RUN_SETS, entry_point_env, mdp_se_flags, metrics_without_wall_clock,
+                           run_entry_point, write_tiny_ses)
 from tests.slurm_cluster import SlurmCluster, missing_reason
 
 pytestmark = pytest.mark.slow  # a live SLURM and learn_env subprocesses
@@ -68,7 +68,7 @@ def finished_iterations(run_dir: Path) -> int:
 
 def test_sweep_layout_runs_one_learn_env_per_seed(slurm, reference_run, tmp_path):
     reference_dir, _ = reference_run
-    layout = write_layout("sweep", tmp_path / "sweep", *set_flags(REFERENCE_RUN_SETS), "--seeds", "3-4")
+    layout = write_layout("sweep", tmp_path / "sweep", *mdp_se_flags(REFERENCE_RUN_SETS), "--seeds", "3-4")
     submit(slurm, layout)
     slurm.wait_until_empty(timeout=300)
     assert sorted(p.name for p in (layout / "logs").iterdir() if p.name.startswith("synthenv-sweep.")) \
@@ -88,7 +88,7 @@ def test_sweep_layout_runs_one_learn_env_per_seed(slurm, reference_run, tmp_path
 
 def test_nes_layout_runs_a_tiny_nes_through_a_master_and_a_worker_array(slurm, reference_run, tmp_path):
     reference_dir, _ = reference_run
-    layout = write_layout("nes", tmp_path / "nes", *set_flags(REFERENCE_RUN_SETS), "--workers", "2",
+    layout = write_layout("nes", tmp_path / "nes", *mdp_se_flags(REFERENCE_RUN_SETS), "--workers", "2",
                           "--idle-exit", "120")
     submit(slurm, layout)
     slurm.wait_until_empty(timeout=300)
@@ -138,9 +138,9 @@ def test_cancelled_array_tasks_lose_no_work(slurm, tmp_path):
     sets = (*REFERENCE_RUN_SETS, "nes.max_iterations=2", "nes.population=6", "agents.ddqn.train_episodes=8",
             SHORT_LEASE)
     undisturbed = tmp_path / "undisturbed"
-    completed = run_entry_point("experiments.learn_env", *set_flags(sets), "--out", undisturbed)
+    completed = run_entry_point("experiments.learn_env", *mdp_se_flags(sets), "--out", undisturbed)
     assert completed.returncode == 0, completed.stderr
-    layout = write_layout("nes", tmp_path / "nes", *set_flags(sets), "--workers", "3", "--idle-exit", "120")
+    layout = write_layout("nes", tmp_path / "nes", *mdp_se_flags(sets), "--workers", "3", "--idle-exit", "120")
     job = submit(slurm, layout).split("worker array ")[1].split(";")[0]
     # Two workers that hold claims in the second iteration: one is cancelled (SIGTERM: it hands its
     # claims back), the other's process is killed outright as if its node died (its leases must expire).

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.helpers import TINY_OVERRIDES, run_entry_point, set_flags, write_tiny_ses
+from tests.helpers import TINY_OVERRIDES, mdp_se_flags, run_entry_point, write_tiny_ses
 
 pytestmark = pytest.mark.slow  # slurm_scripts subprocesses
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow  # slurm_scripts subprocesses
 @pytest.fixture(scope="module")
 def nes_layout(tmp_path_factory):
     out = tmp_path_factory.mktemp("layouts") / "nes"
-    completed = run_entry_point("experiments.slurm_scripts", "nes", *set_flags(TINY_OVERRIDES), "--workers", "16",
+    completed = run_entry_point("experiments.slurm_scripts", "nes", *mdp_se_flags(TINY_OVERRIDES), "--workers", "16",
                                 "--time", "1-02:00:00", "--partition", "short", "--mem", "2G", "--out", out)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == str(out)

@@ -22,7 +22,7 @@ def test_help_lists_every_strategy_and_its_settings(capsys):
 
 @pytest.mark.parametrize("sets, message", [
     (["nes.strategy=es"], "config key 'nes.strategy' is 'es'"),
-    (["nes.pgpe.sigma_init=0.2"], "nes.pgpe.sigma_init is set but nes.strategy is paper_nes"),
+    (["nes.pgpe.sigma_init=0.2"], "nes.pgpe.sigma_init is set but nes.strategy is cma_es"),
     (["nes.strategy=snes", "nes.snes.sigma_init=0"], "'nes.snes.sigma_init' is 0.0; it must be > 0.0"),
     (["nes.strategy=cma_es", "nes.population=2"], "too small for nes.strategy cma_es"),
     (["nes.strategy=openai_es", "nes.population=7"], "nes.population 7 is odd"),
@@ -73,9 +73,9 @@ def test_the_benchmark_runs_end_to_end(tmp_path):
 def test_a_learn_env_run_resumed_with_resume_ends_bit_identical(tmp_path, name):
     import torch
 
-    from tests.helpers import TINY_OVERRIDES, metrics_without_wall_clock, set_flags
+    from tests.helpers import TINY_OVERRIDES, mdp_se_flags, metrics_without_wall_clock
 
-    sets = set_flags([*TINY_OVERRIDES, f"nes.strategy={name}", "nes.population=4", "nes.quit_when_solved=false"])
+    sets = mdp_se_flags([*TINY_OVERRIDES, f"nes.strategy={name}", "nes.population=4", "nes.quit_when_solved=false"])
     whole = run_entry_point("experiments.learn_env", *sets, "--set", "nes.max_iterations=3", "--out", tmp_path / "w")
     cut = run_entry_point("experiments.learn_env", *sets, "--out", tmp_path / "c")
     resumed = run_entry_point("experiments.learn_env", "--resume", tmp_path / "c", "--set", "nes.max_iterations=3")
