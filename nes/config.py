@@ -23,6 +23,7 @@ from nes.strategies import STRATEGIES
 BACKENDS = ("batched", "serial", "processes", "files", "dask")
 DONE_IN_TARGET = ("thresholded", "raw")
 SE_KINDS = ("mdp", "bandit")
+LIMIT_POLICY_COMBINES = ("min", "mean")
 
 
 # One section per registered agent, each with the hyperparameters its own file declares.
@@ -104,6 +105,10 @@ class SyntheticEnvConfig:
         False, "bandit, discrete actions: a member's score and test return are the lower of its agents' and its "
         "limit policy's real-env test return; the limit policy, argmax_a r(s, a), is where every value-learning "
         "agent's training on a bandit SE ends, so the SE must be good to agents trained beyond NES's budget too")
+    limit_policy_combine: str = option(
+        "min", "limit_policy_score: how a member's two returns combine: min (the lower) or mean (their average, "
+        "so the agents' return still ranks members whose limit policies tie, e.g. all at Acrobot's -500 floor)",
+        choices=LIMIT_POLICY_COMBINES)
     done_in_target: str = option(
         "thresholded", "the done value agents put in their TD target, r + gamma (1 - done) v(s'): thresholded "
         "(the episode-ending flag, done output > 0.5) or raw (the done net's output itself, as the paper's "

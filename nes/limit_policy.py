@@ -4,7 +4,7 @@ Every step of a bandit SE is terminal, so an agent that learns action values con
 Q(s, a) = r(s, a) on the SE's start states, and its greedy policy to the limit policy (a policy
 gradient agent climbs to it too). NES trains each member's agents for a fixed budget, and an SE can
 score well for agents stopped there while its limit policy fails; ``synthetic_env.limit_policy_score``
-scores such a member by the worse of the two.
+scores such a member by the worse of the two, or by their mean (``limit_policy_combine``).
 """
 import torch
 

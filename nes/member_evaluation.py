@@ -57,6 +57,10 @@ def job_seed(task: MemberTask, job: AgentJob, config: Config) -> int:
     return derive_seed(base, job.role, job.repeat, job.kind)
 
 
+# How a member's agents' return and its limit policy's combine (synthetic_env.limit_policy_combine).
+LIMIT_POLICY_COMBINE = {"min": torch.minimum, "mean": lambda agents, limit: (agents + limit) / 2}
+
+
 def agent_run_config(config: Config, kind: int) -> Config:
     """``config`` with the run's agent set to the job's kind."""
     return dataclasses.replace(config, agent=config.member_agents()[kind])
@@ -90,7 +94,8 @@ def train_agents_in_learned_envs(config: Config, psis: torch.Tensor, seeds: list
     test_returns = result.test_return
     if synthetic and config.synthetic_env.limit_policy_score:
         limit = limit_policy_returns(train_env.nets, config.env, seeds, config.agent_config().test_episodes)
-        scores, test_returns = torch.minimum(scores, limit.to(scores.dtype)), torch.minimum(test_returns, limit)
+        combine = LIMIT_POLICY_COMBINE[config.synthetic_env.limit_policy_combine]
+        scores, test_returns = combine(scores, limit.to(scores.dtype)), combine(test_returns, limit)
     if config.nes.worst_score_on_timeout:
         scores, test_returns = _timed_out_worst(result, scores), _timed_out_worst(result, test_returns)
     no_steps = torch.zeros_like(result.train_steps)

@@ -1,5 +1,5 @@
-"""synthetic_env.limit_policy_score: a bandit member scores the worse of its agents' test return and
-its limit policy's (argmax_a r(s, a)) on the real env."""
+"""synthetic_env.limit_policy_score: a bandit member scores the worse (or the mean) of its agents' test
+return and its limit policy's (argmax_a r(s, a)) on the real env."""
 import pytest
 import torch
 
@@ -24,9 +24,14 @@ def test_the_limit_policy_takes_the_action_of_the_highest_reward():
     assert torch.equal(nets.greedy_actions(states), rewards.argmax(dim=-1))
 
 
-def test_a_members_score_is_the_lower_of_its_agents_and_its_limit_policys():
+@pytest.mark.parametrize("combine, expected", [
+    ("min", torch.minimum),
+    ("mean", lambda agents, limit: (agents + limit) / 2),
+])
+def test_a_members_score_combines_its_agents_and_its_limit_policys(combine, expected):
     plain = load_config(None, SETS)
-    limited = load_config(None, [*SETS, "synthetic_env.limit_policy_score=true"])
+    limited = load_config(None, [*SETS, "synthetic_env.limit_policy_score=true",
+                                 f"synthetic_env.limit_policy_combine={combine}"])
     spec = real_env_spec("CartPole-v0")
     template = initial_nets(plain, spec, 0)
     psis = psi_of(plain, template).repeat(4, 1) + 0.3 * torch.randn(4, template.flat_size(),
@@ -35,8 +40,9 @@ def test_a_members_score_is_the_lower_of_its_agents_and_its_limit_policys():
     agents = train_agents_in_learned_envs(plain, psis, seeds, float("inf"))
     scored = train_agents_in_learned_envs(limited, psis, seeds, float("inf"))
     limit = limit_policy_returns(nets_from_psi(plain, template, psis), "CartPole-v0", seeds, 3)
-    assert scored.scores == torch.minimum(torch.tensor(agents.scores, dtype=torch.float64), limit).tolist()
+    assert scored.scores == expected(torch.tensor(agents.scores, dtype=torch.float64), limit).tolist()
     assert scored.test_returns == scored.scores
+    assert scored.scores != agents.scores
     assert SeedRoles.of(seeds).test_env != seeds   # the agents' test episodes are seeded apart
 
 
