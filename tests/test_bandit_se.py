@@ -3,7 +3,9 @@
 Both SE kinds as gymnasium envs declare the real env's spaces and spec facts and keep their states
 inside the real env's observation bounds.
 """
+import csv
 import json
+import logging
 
 import gymnasium as gym
 import numpy as np
@@ -239,6 +241,18 @@ def test_model_based_refuses_a_bandit_se_in_one_line(tmp_path, capsys):
     error = capsys.readouterr().err
     assert exited.value.code == 2 and "bandit.pt is a bandit SE" in error and len(error.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_model_based_leaves_the_bandit_ses_out_of_a_folder_of_both_kinds(tmp_path, caplog):
+    (tmp_path / "models").mkdir()
+    saved_bandit(tmp_path / "models" / "bandit.pt")
+    saved_mdp(tmp_path / "models" / "mdp.pt")
+    with caplog.at_level(logging.INFO):
+        figures_main(["model_based", "--models", str(tmp_path / "models"), "--runs", "1", "--transitions", "50",
+                      "--evaluator", "batched", "--out", str(tmp_path / "out"), "--set", "agents.ddqn.train_episodes=2"])
+    trained_on = {row["model"] for row in csv.DictReader(open(tmp_path / "out" / "model_based.csv"))}
+    assert trained_on == {"model-based (supervised)", "mdp"}
+    assert "leaves out 1 bandit SEs" in caplog.text
 
 
 @pytest.mark.parametrize("solved", [True, False])

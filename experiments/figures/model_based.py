@@ -7,8 +7,10 @@ transitions of a uniformly random policy (done target 1 for a terminal step, 0 o
 ``--runs`` agents train on it and ``--runs`` on each learned SE, with the same protocol (SE early
 out, no real-env interaction), and all are tested on the real env. The fitted model is saved as
 ``model_based_se.pt`` (a model file every command takes). A bandit SE has no transitions to
-compare with, so it is refused.
+compare with: the figure leaves bandit SEs out of a folder that also has MDP SEs (the zoo holds both
+kinds) and refuses --models with none.
 """
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,8 @@ from models.mlp import PopulationMLP, build_mlp
 from models.synthetic_env_nets import NET_NAMES, SyntheticEnvNets
 from nes.config import load_config
 from nes.model_files import save_synthetic_env
+
+log = logging.getLogger(__name__)
 
 BASELINE = "model-based (supervised)"
 EPOCHS, BATCH, LR = 30, 256, 1e-3
@@ -71,11 +75,13 @@ def fit_model(config, transitions, seed: int) -> SyntheticEnvNets:
 
 
 def make(args, out_dir: Path) -> str:
-    models = load_models(args.models, "synthetic_env", args.env, args.overrides)
-    for m in models:
-        if m.config.synthetic_env.kind == "bandit":
-            raise UserError(f"model_based compares a model of real transitions with learned MDP SEs: {m.path} is a "
-                            f"bandit SE, which has none (leave it out of --models)")
+    loaded = load_models(args.models, "synthetic_env", args.env, args.overrides)
+    models = [m for m in loaded if m.config.synthetic_env.kind != "bandit"]
+    if not models:
+        raise UserError(f"model_based compares a model of real transitions with learned MDP SEs, and --models has "
+                        f"none: {loaded[0].path} is a bandit SE{', as are the others' if len(loaded) > 1 else ''}")
+    if len(models) < len(loaded):
+        log.info("model_based leaves out %d bandit SEs: they have no transitions", len(loaded) - len(models))
     agent = (args.agents or ("ddqn",))[0]
     config = load_config(to_dict(models[0].config), [f"agent={agent}"])
     fitted = fit_model(config, random_transitions(config.env, args.transitions, args.seed), args.seed)
