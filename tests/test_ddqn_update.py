@@ -1,7 +1,9 @@
 """One DDQN learning step equals the textbook double-DQN update done with nn.Sequential, MSE and Adam."""
+import pytest
 import torch
 
 from agents.ddqn import DDQN
+from agents.dueling_ddqn import DuelingDDQN
 from envs.real import real_env_spec
 from models.mlp import PopulationMLP
 from nes.config import load_config
@@ -90,3 +92,17 @@ def test_epsilon_zero_acts_greedily_and_epsilon_one_explores_both_actions():
     agent.epsilon = torch.ones(2)
     actions = agent.act(obs, active)
     assert set(actions[0].tolist()) == {0, 1} and set(actions[1].tolist()) == {0, 1}
+
+
+@pytest.mark.parametrize("agent_class", [DDQN, DuelingDDQN])
+def test_an_all_terminal_minibatch_skips_the_next_states_and_gets_the_same_gradients(agent_class):
+    """A bandit SE's minibatches are all terminal: the target is the reward alone. With gamma 0 the
+    full double-DQN path computes that same target, reward + 0, so the two must agree bit for bit."""
+    agent = agent_class(getattr(load_config(None, []).agents, agent_class.name), SPEC, [3, 4])
+    states, next_states = torch.randn(2, 5, 4), torch.randn(2, 5, 4)
+    actions, rewards = torch.randint(0, 2, (2, 5)), torch.randn(2, 5)
+    skipped = agent._td_gradients(agent.q, agent.q_target, states, actions, rewards, next_states, torch.ones(2, 5))
+    agent.gamma = 0.0
+    full = agent._td_gradients(agent.q, agent.q_target, states, actions, rewards, next_states, torch.zeros(2, 5))
+    assert torch.equal(skipped[1], full[1])
+    assert all(torch.equal(a, b) for a, b in zip(skipped[0], full[0]))
