@@ -1,7 +1,8 @@
 """Learn one SE per seed and evaluate every solved one: how often, how fast and how good (issue 32).
 
     python -m experiments.benchmark_learning --env E --seeds A-B [--config F] [--set k=v ...]
-        [--agent-set k=v ...] [--jobs N] [--out DIR] [--runs R] [--sb3-runs R] [--sb3-steps S] [--record]
+        [--agent-set k=v ...] [--jobs N] [--out DIR] [--runs R] [--sb3-runs R] [--sb3-steps S]
+        [--evaluations NAMES] [--record]
 
 Learning: ``learn_env --config F --seed S --out DIR/seed_S`` for each seed S from A to B, N at a
 time (one torch thread each), recording whether it solved, its NES wall time and iterations, the
@@ -17,7 +18,8 @@ TD3 and PPO (varied), trained only on the SE and tested on the real env; R DDQN 
 env (the baseline); and, when stable_baselines3 is installed, SB3's DQN and PPO trained on the SE
 through gymnasium for at most --sb3-steps steps (--sb3-runs each; 0: none). ``--agent-set``
 overrides our agents' configs on the SEs (not the baseline's), e.g. a longer budget than NES trained
-with. With N > 1 the agents train in N processes.
+with. ``--evaluations`` runs some of them (``none``: learning only). With N > 1 the agents train in
+N processes.
 
 Writes DIR/benchmark.csv (one row per seed and evaluation), DIR/table.md and prints the table and
 DIR; ``--record`` also puts the table into BENCHMARKS.md (between ``<!-- learning-E:start/end -->``).
@@ -65,6 +67,9 @@ def parse_args(argv):
                         help="Stable-Baselines3 agents per SE and algorithm (default 5; 0: none)")
     parser.add_argument("--sb3-steps", type=int, default=SB3_MAX_STEPS,
                         help=f"SE steps of each SB3 training (default and most {SB3_MAX_STEPS})")
+    parser.add_argument("--evaluations", default="all", metavar="NAMES",
+                        help="comma-separated evaluations to run, e.g. ddqn_fixed,baseline_ddqn_real_env "
+                             "(default all; none: learning only)")
     parser.add_argument("--record", action="store_true", help="write the table into BENCHMARKS.md")
     return parser.parse_args(argv)
 
@@ -99,14 +104,27 @@ def checked_inputs(args) -> tuple[list[int], Path]:
         raise UserError(f"{config_path} learns a {config.learn}; benchmark_learning evaluates synthetic envs")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file, not a directory")
-    return seeds, config_path.resolve()
+    return seeds, config_path.resolve(), chosen_evaluations(args.evaluations, args.env)
+
+
+def chosen_evaluations(text: str, env: str) -> set[str]:
+    """The names ``--evaluations`` picks from every evaluation ``env`` has (SB3's included)."""
+    known = [evaluation.name for evaluation in planned_evaluations(env, with_sb3=True)]
+    if text.strip() in ("all", "none"):
+        return set(known) if text.strip() == "all" else set()
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise UserError(f"--evaluations: unknown {', '.join(map(repr, unknown)) or 'empty list'}; "
+                        f"choose from {', '.join(known)}, all or none")
+    return set(names)
 
 
 @exits_cleanly_on_user_error
 def main(argv=None) -> Path:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    seeds, config_path = checked_inputs(args)
+    seeds, config_path, chosen = checked_inputs(args)
     setup_logging()
     torch.set_num_threads(1)
     # Absolute: the learn_env children run from the repository root.
@@ -122,7 +140,8 @@ def main(argv=None) -> Path:
         log.info("stable_baselines3 is not installed: no SB3 evaluation")
     evaluator = EvaluatorConfig(backend="processes", workers=args.jobs) if args.jobs > 1 else EvaluatorConfig()
     evaluations = {}
-    for evaluation in planned_evaluations(args.env, with_sb3) if models else []:
+    planned = [evaluation for evaluation in planned_evaluations(args.env, with_sb3) if evaluation.name in chosen]
+    for evaluation in planned if models else []:
         runs = args.sb3_runs if evaluation.library == "sb3" else args.runs
         evaluations[evaluation.name] = evaluate(evaluation, models, runs, out, evaluator, args.sb3_steps, args.jobs,
                                                 args.agent_sets)

@@ -33,6 +33,8 @@ def test_seed_ranges_include_both_ends(text, seeds):
     (["--env", "Pendulum-v1", "--seeds", "0-1"], "no default SE config for Pendulum-v1"),
     (["--env", "CartPole-v0", "--seeds", "0-1", "--config", "default_config/cartpole_reward_env.yaml"],
      "evaluates synthetic envs"),
+    (["--env", "CartPole-v0", "--seeds", "0-1", "--evaluations", "ddqn_fixed,dqn"], "--evaluations: unknown 'dqn'"),
+    (["--env", "CartPole-v0", "--seeds", "0-1", "--evaluations", ","], "--evaluations: unknown empty list"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, argv, message):
     out = tmp_path / "bench"
@@ -111,6 +113,15 @@ def test_a_stopped_seed_resumes_from_its_checkpoint_and_one_without_starts_again
     assert not run_dir.exists()
     assert command[-6:] == ["--config", "c.yaml", "--seed", "3", "--out", str(run_dir)]
     assert command.index("evaluator.threads=1") < command.index("nes.population=4")  # the user's --set wins
+
+
+@pytest.mark.parametrize("text, chosen", [
+    ("all", {e.name for e in planned_evaluations("CartPole-v0", with_sb3=True)}),
+    ("none", set()),
+    (" ddqn_fixed, baseline_ddqn_real_env ", {"ddqn_fixed", "baseline_ddqn_real_env"}),
+])
+def test_evaluations_picks_some_all_or_none(text, chosen):
+    assert benchmark_learning.chosen_evaluations(text, "CartPole-v0") == chosen
 
 
 def test_cartpole_evaluations_take_transfer_and_real_env_hyperparameters():
