@@ -8,9 +8,9 @@ Learning: ``learn_env --config F --seed S --out DIR/seed_S`` for each seed S fro
 time (one torch thread each), recording whether it solved, its NES wall time and iterations, the
 real-env steps it spent until solved and its peak memory (DIR/seeds.jsonl). F defaults to the env's
 default_config/<name>_bandit_se.yaml (cartpole for CartPole-v0; learn_env's default), else its
-<name>_synthetic_env.yaml (the paper's MDP SE); ``--set`` is passed on to
-every learn_env. A benchmark
-started again with the same DIR skips the seeds it finished and resumes the ones it was running.
+<name>_synthetic_env.yaml (the paper's MDP SE); ``--set`` is passed on to every learn_env. A
+benchmark started again with the same DIR skips the seeds it finished and resumes the ones it was
+running.
 
 Evaluation of every solved SE (``experiments/learning_evaluations.py`` says which hyperparameters):
 R fresh agents each of DDQN (the config's hyperparameters, fixed and varied), Dueling DDQN, discrete
@@ -85,7 +85,7 @@ def parse_seed_range(text: str) -> list[int]:
     return list(range(first, last + 1))
 
 
-def checked_inputs(args) -> tuple[list[int], Path]:
+def checked_inputs(args) -> tuple[list[int], Path, set[str]]:
     """The seeds and the config file, after every check that needs nothing written."""
     check_env_id(args.env)
     seeds = parse_seed_range(args.seeds)
@@ -115,8 +115,8 @@ def chosen_evaluations(text: str, env: str) -> set[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in known]
     if unknown or not names:
-        raise UserError(f"--evaluations: unknown {', '.join(map(repr, unknown)) or 'empty list'}; "
-                        f"choose from {', '.join(known)}, all or none")
+        problem = f"unknown {', '.join(map(repr, unknown))}" if unknown else "no name given"
+        raise UserError(f"--evaluations: {problem}; choose from {', '.join(known)}, all or none")
     return set(names)
 
 

@@ -34,7 +34,7 @@ def test_seed_ranges_include_both_ends(text, seeds):
     (["--env", "CartPole-v0", "--seeds", "0-1", "--config", "default_config/cartpole_reward_env.yaml"],
      "evaluates synthetic envs"),
     (["--env", "CartPole-v0", "--seeds", "0-1", "--evaluations", "ddqn_fixed,dqn"], "--evaluations: unknown 'dqn'"),
-    (["--env", "CartPole-v0", "--seeds", "0-1", "--evaluations", ","], "--evaluations: unknown empty list"),
+    (["--env", "CartPole-v0", "--seeds", "0-1", "--evaluations", ","], "--evaluations: no name given"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, argv, message):
     out = tmp_path / "bench"
