@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from experiments.cli import MDP_SE_CONFIG
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Budgets small enough for a test, everything else as in the schema. ``time_mult`` is raised so
@@ -30,7 +32,7 @@ REFERENCE_RUN_SETS = (
 WALL_CLOCK_COLUMNS = ("wall_seconds", "mean_member_seconds")
 # The tests' learn_env runs learn the paper's MDP SE (the schema's defaults), not learn_env's default
 # bandit SE, whose cma_es needs a population of at least 4.
-MDP_SE_FLAGS = ("--config", str(REPO_ROOT / "default_config" / "cartpole_synthetic_env.yaml"))
+MDP_SE_FLAGS = ("--config", str(MDP_SE_CONFIG))
 
 
 def entry_point_env() -> dict:
