@@ -230,16 +230,30 @@ class FileWorker:
                 if len(claims) >= share:
                     break
                 name = f"{iteration}-{task.member}"
-                fd = None if name in claimed else try_claim(paths.claims / name, self.name)
-                if fd is not None:
-                    claims.append(Claim(paths.claims / name, fd, task, time_budget))
-            self.held += claims
+                if name not in claimed:
+                    claim = self.try_hold(paths.claims / name, task, time_budget)
+                    claims += [claim] if claim else []
             if claims and not (paths.tasks / str(iteration)).exists():   # the iteration ended meanwhile
                 self.give_back(claims)
                 claims = []
             if claims:
                 return run_id, claims
         return None, []
+
+    def try_hold(self, path: Path, task, time_budget: float) -> Claim | None:
+        """Claim one task and hold it (None if another worker has it). SIGTERM waits meanwhile: one
+        between creating the claim file and recording it in ``held`` would leave a claim that nobody
+        gives back, and its task would wait out the whole lease."""
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            fd = try_claim(path, self.name)
+            if fd is None:
+                return None
+            claim = Claim(path, fd, task, time_budget)
+            self.held.append(claim)
+            return claim
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def tasks_of(self, paths: RunPaths, run_id: str, iteration: int) -> tuple[list, float] | None:
         """The iteration's tasks file, read once (None if it is gone or unusable)."""

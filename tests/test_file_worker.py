@@ -3,21 +3,26 @@ claims, idle exit, and the bad inputs of both ends."""
 import dataclasses
 import logging
 import math
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 
 import pytest
 
 from common.errors import UserError
+from common.schema import to_dict
 from experiments.cli import PLAIN_NAME_RULE
 from nes.config import load_config
 from nes.evaluators.files import FilesEvaluator
 from nes.evaluators.local import BatchedEvaluator
 from nes.master import NESMaster
-from nes.sync_dir import RunPaths, try_claim, write_results
+from nes import file_worker
+from nes.file_worker import FileWorker
+from nes.sync_dir import RunPaths, try_claim, visible_names, write_config, write_results, write_tasks
 from tests.helpers import REPO_ROOT, TINY_OVERRIDES, entry_point_env
 
 FILES_SETS = [*TINY_OVERRIDES, "nes.population=3", "evaluator.backend=files", "evaluator.workers=0",
@@ -168,6 +173,39 @@ def test_benchmark_files_smoke_reports_identical_scores_and_the_overhead(run_mod
     assert benchmarks.read_bytes() == before, "without --record the benchmark must not write BENCHMARKS.md"
 
 
+def in_background(call, *args) -> Future:
+    """``call(*args)`` in a daemon thread: a test that fails while it runs does not wait for it."""
+    future = Future()
+
+    def run():
+        try:
+            future.set_result(call(*args))
+        except BaseException as error:  # noqa: BLE001 - handed to the test through the future
+            future.set_exception(error)
+    threading.Thread(target=run, daemon=True).start()
+    return future
+
+
+def test_a_sigterm_just_after_a_claim_is_made_still_gives_it_back(tmp_path, monkeypatch):
+    """The claim file exists before the worker records it as held; a SIGTERM in between must not
+    leave it behind (its task would wait out the whole lease)."""
+    config = load_config(None, [*FILES_SETS, f"evaluator.sync_dir={tmp_path}", "evaluator.lease_seconds=600"])
+    tasks = NESMaster(config, None, tmp_path, "claiming").tasks()
+    paths = RunPaths(tmp_path, "claiming")
+    paths.make()
+    write_config(paths, "claiming", to_dict(config))
+    write_tasks(paths, tasks, math.inf)
+
+    def claim_then_sigterm(path, owner):
+        fd = try_claim(path, owner)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return fd
+    monkeypatch.setattr(file_worker, "try_claim", claim_then_sigterm)
+    with pytest.raises(SystemExit):
+        FileWorker(tmp_path, "w", idle_exit=30).run()
+    assert visible_names(paths.claims) == []
+
+
 @pytest.mark.slow  # worker processes
 def test_a_worker_stopped_by_sigterm_gives_its_claims_back_at_once(tmp_path, caplog):
     """What ``scancel`` does: the claims come free without waiting for a (here 10-minute) lease."""
@@ -183,17 +221,16 @@ def test_a_worker_stopped_by_sigterm_gives_its_claims_back_at_once(tmp_path, cap
 
     first, second = worker("first"), None
     try:
-        with ThreadPoolExecutor(1) as runner:
-            pending = runner.submit(evaluator.evaluate, tasks, math.inf)
-            deadline = time.monotonic() + 120
-            while not (claims.is_dir() and any(c.read_text() == "first" for c in claims.iterdir())):
-                assert time.monotonic() < deadline, "the first worker claimed nothing"
-                time.sleep(0.02)
-            first.send_signal(signal.SIGTERM)
-            assert first.wait(timeout=60) == 128 + signal.SIGTERM
-            assert not any(c.read_text() == "first" for c in claims.iterdir() if not c.name.startswith("."))
-            second = worker("second")
-            results = pending.result(timeout=300)
+        pending = in_background(evaluator.evaluate, tasks, math.inf)
+        deadline = time.monotonic() + 120
+        while not (claims.is_dir() and any(c.read_text() == "first" for c in claims.iterdir())):
+            assert time.monotonic() < deadline, "the first worker claimed nothing"
+            time.sleep(0.02)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=60) == 128 + signal.SIGTERM
+        assert not any(c.read_text() == "first" for c in claims.iterdir() if not c.name.startswith("."))
+        second = worker("second")
+        results = pending.result(timeout=300)
     finally:
         evaluator.close()
         for process in (first, second):
