@@ -85,8 +85,9 @@ def parse_seed_range(text: str) -> list[int]:
     return list(range(first, last + 1))
 
 
-def checked_inputs(args) -> tuple[list[int], Path, set[str]]:
-    """The seeds and the config file, after every check that needs nothing written."""
+def checked_inputs(args) -> tuple[list[int], Path, str, set[str]]:
+    """The seeds, the config file, its SE kind and the chosen evaluations, after every check that
+    needs nothing written."""
     check_env_id(args.env)
     seeds = parse_seed_range(args.seeds)
     for flag, value, low in (("--jobs", args.jobs, 1), ("--runs", args.runs, 1), ("--sb3-runs", args.sb3_runs, 0)):
@@ -104,7 +105,7 @@ def checked_inputs(args) -> tuple[list[int], Path, set[str]]:
         raise UserError(f"{config_path} learns a {config.learn}; benchmark_learning evaluates synthetic envs")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file, not a directory")
-    return seeds, config_path.resolve(), chosen_evaluations(args.evaluations, args.env)
+    return seeds, config_path.resolve(), config.synthetic_env.kind, chosen_evaluations(args.evaluations, args.env)
 
 
 def chosen_evaluations(text: str, env: str) -> set[str]:
@@ -124,7 +125,7 @@ def chosen_evaluations(text: str, env: str) -> set[str]:
 def main(argv=None) -> Path:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    seeds, config_path, chosen = checked_inputs(args)
+    seeds, config_path, se_kind, chosen = checked_inputs(args)
     setup_logging()
     torch.set_num_threads(1)
     # Absolute: the learn_env children run from the repository root.
@@ -140,7 +141,8 @@ def main(argv=None) -> Path:
         log.info("stable_baselines3 is not installed: no SB3 evaluation")
     evaluator = EvaluatorConfig(backend="processes", workers=args.jobs) if args.jobs > 1 else EvaluatorConfig()
     evaluations = {}
-    planned = [evaluation for evaluation in planned_evaluations(args.env, with_sb3) if evaluation.name in chosen]
+    planned = [evaluation for evaluation in planned_evaluations(args.env, with_sb3, se_kind)
+               if evaluation.name in chosen]
     for evaluation in planned if models else []:
         runs = args.sb3_runs if evaluation.library == "sb3" else args.runs
         evaluations[evaluation.name] = evaluate(evaluation, models, runs, out, evaluator, args.sb3_steps, args.jobs,

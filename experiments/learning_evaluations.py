@@ -9,8 +9,10 @@ again with the same seeds and runs reuses them.
 Hyperparameters, for an env whose default_config prefix is P (``cartpole`` for CartPole-v0):
 
 - DDQN: the SE config's own ``agents.ddqn`` (what NES trained with), fixed and varied;
-- Dueling DDQN, discrete TD3 and PPO, varied: ``P_se_transfer.yaml``'s section for the agent
-  where it has one (the paper's values for agents on SEs), else the SE config's;
+- Dueling DDQN, discrete TD3 and PPO, varied: on MDP SEs ``P_se_transfer.yaml``'s section for
+  the agent where it has one (the paper's values for agents on SEs), else the SE config's; on bandit
+  SEs always the SE config's (the paper's values are for multi-step episodes; the bandit configs
+  hold sections set for one-step ones);
 - the baseline, DDQN on the real env: ``P_ddqn.yaml`` (tuned for the real env) where it exists,
   else the SE config's ``agents.ddqn``; it stops by the paper's real-env rule, as
   ``evaluate_env --baseline`` does.
@@ -52,8 +54,10 @@ def has_agent_section(path: Path | None, agent: str) -> bool:
     return path is not None and isinstance((read_yaml(path).get("agents") or {}).get(agent), dict)
 
 
-def planned_evaluations(env: str, with_sb3: bool) -> list[Evaluation]:
-    transfer, real = config_file(env, "se_transfer"), config_file(env, "ddqn")
+def planned_evaluations(env: str, with_sb3: bool, se_kind: str = "mdp") -> list[Evaluation]:
+    """What is measured on ``env``'s SEs of ``se_kind`` (synthetic_env.kind), in order."""
+    transfer = config_file(env, "se_transfer") if se_kind == "mdp" else None
+    real = config_file(env, "ddqn")
     planned = [Evaluation("ddqn_fixed", "ddqn"), Evaluation("ddqn_varied", "ddqn", vary_hp=True),
                Evaluation("baseline_ddqn_real_env", "ddqn", hp_file=real if has_agent_section(real, "ddqn") else None,
                           real_env=True)]

@@ -124,7 +124,7 @@ def test_evaluations_picks_some_all_or_none(text, chosen):
     assert benchmark_learning.chosen_evaluations(text, "CartPole-v0") == chosen
 
 
-def test_cartpole_evaluations_take_transfer_and_real_env_hyperparameters():
+def test_cartpole_evaluations_take_transfer_and_real_env_hyperparameters_on_mdp_ses_only():
     planned = {e.name: e for e in planned_evaluations("CartPole-v0", with_sb3=True)}
     assert list(planned) == ["ddqn_fixed", "ddqn_varied", "baseline_ddqn_real_env", "sb3_dqn", "sb3_ppo",
                              "dueling_ddqn_varied", "ppo_varied", "td3_discrete_varied"]
@@ -132,6 +132,8 @@ def test_cartpole_evaluations_take_transfer_and_real_env_hyperparameters():
     assert planned["ppo_varied"].hp_file is None  # no PPO section there: the SE config's
     assert planned["baseline_ddqn_real_env"].hp_file.name == "cartpole_ddqn.yaml"
     assert planned["baseline_ddqn_real_env"].real_env and not planned["ddqn_fixed"].vary_hp
+    bandit = {e.name: e for e in planned_evaluations("CartPole-v0", with_sb3=False, se_kind="bandit")}
+    assert all(bandit[f"{agent}_varied"].hp_file is None for agent in ("dueling_ddqn", "ppo", "td3_discrete"))
     acrobot = {e.name: e for e in planned_evaluations("Acrobot-v1", with_sb3=False)}
     assert acrobot["baseline_ddqn_real_env"].hp_file is None and "sb3_dqn" not in acrobot
 
