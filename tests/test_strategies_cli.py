@@ -5,8 +5,9 @@ import json
 import pytest
 
 from experiments import benchmark_strategies, learn_env
+from nes.config import load_config
 from nes.strategies import STRATEGIES
-from tests.helpers import run_entry_point
+from tests.helpers import REPO_ROOT, run_entry_point
 
 
 def test_help_lists_every_strategy_and_its_settings(capsys):
@@ -54,6 +55,13 @@ def test_populations_give_every_strategy_the_same_trainings_per_iteration():
     config = benchmark_strategies.run_config("cartpole_se", "paper_nes", 0, benchmark_strategies.parse_args([]))
     assert {name: benchmark_strategies.population_for(name, 48, config) for name in STRATEGIES} == {
         "paper_nes": 16, "openai_es": 32, "pgpe": 32, "snes": 24, "cma_es": 24}
+
+
+def test_the_bandit_problem_gives_cma_es_the_default_configs_population():
+    args = benchmark_strategies.parse_args(["--problems", "cartpole_bandit_se"])
+    config = benchmark_strategies.run_config("cartpole_bandit_se", "cma_es", 0, args)
+    default = load_config(REPO_ROOT / "default_config" / "cartpole_bandit_se.yaml", [])
+    assert config.synthetic_env.kind == "bandit" and config.nes.population == default.nes.population == 32
 
 
 @pytest.mark.slow
