@@ -1,14 +1,24 @@
 """Speed of population training: P agents trained batched vs the same P trained one after another.
 
     python -m experiments.benchmark_agents [--agent ddqn=CartPole-v0 --agent td3=Pendulum-v1]
-                                           [--population 8] [--steps 2000] [--record]
+                                           [--population 8 | --population 1,16,48] [--steps 2000]
+                                           [--vary-hp] [--se MODEL] [--record]
 
-Each agent trains on its real env for a fixed step budget with no tests until the end, so both
-sides do equal work; a member's result must be the same either way (they are checked). Prints
-seconds and the ratio per agent; ``--record`` writes them into BENCHMARKS.md.
+Each agent trains for a fixed step budget with no tests until the end, so both sides do equal work;
+a member's result must be the same either way (they are checked). Training is on the agent's real
+env, or with ``--se`` on that learned SE (an MDP or bandit SE file; its env must be the pair's, and
+its saved config gives the agents' hyperparameters, e.g. the paper's CartPole SE values). Prints,
+per agent and population size, seconds and microseconds per agent-step both ways and their ratio;
+a population of one trained one after another is a single agent's speed.
+
+``--vary-hp`` samples every member's hyperparameters (``agents.<agent>.vary_hp``) and also times the
+same population with the shared values, for the cost of varying them (``varied / uniform``).
+``--record`` writes the table into BENCHMARKS.md.
 """
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -16,9 +26,12 @@ from agents import AGENTS
 from agents.population import SeedRoles, train_fresh_population
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.rng import derive_seed
+from envs.real import real_env_spec
 from envs.real_vec import RealVecEnv
 from experiments.cli import machine_line, make_parser, record_benchmark, setup_logging
-from nes.config import load_config
+from nes.config import Config, load_config
+from nes.learned_envs import all_parameters, psi_of, training_env
+from nes.model_files import SE_KIND, config_with_overrides, load_model
 
 DEFAULT_PAIRS = ("ddqn=CartPole-v0", "td3=Pendulum-v1")
 
@@ -27,9 +40,12 @@ def parse_args(argv):
     parser = make_parser(__doc__, with_config=False)
     parser.add_argument("--agent", dest="pairs", action="append", metavar="AGENT=ENV",
                         help=f"agent and real env to time (repeatable; default {' '.join(DEFAULT_PAIRS)})")
-    parser.add_argument("--population", type=int, default=8, help="agents per population (default 8)")
+    parser.add_argument("--population", default="8", help="agents per population, or a comma-separated list (default 8)")
     parser.add_argument("--steps", type=int, default=2000, help="training steps per agent (default 2000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the population")
+    parser.add_argument("--vary-hp", action="store_true",
+                        help="every member samples its own hyperparameters; also times the uniform population")
+    parser.add_argument("--se", type=Path, metavar="MODEL", help="train on this learned SE instead of the real env")
     parser.add_argument("--record", action="store_true", help="write the figures into BENCHMARKS.md")
     return parser.parse_args(argv)
 
@@ -41,62 +57,110 @@ def parse_pair(pair: str) -> tuple[str, str]:
     return agent, env
 
 
-def train(config, seeds: list[int]):
+def parse_populations(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise UserError(f"--population expects sizes like 8 or 1,16,48, got {text!r}") from None
+    if any(size < 1 for size in sizes):
+        raise UserError("--population sizes must be >= 1")
+    return sizes
+
+
+@dataclass
+class Setup:
+    """What one timed training needs: its config and, with ``--se``, the SE's parameter row."""
+
+    config: Config
+    se_params: torch.Tensor | None = None
+
+
+def make_setup(agent: str, env: str, args, vary_hp: bool) -> Setup:
+    # No tests and no stop while training: every member does exactly the step budget.
+    overrides = [f"agent={agent}", f"seed={args.seed}", f"protocol.max_train_steps={args.steps}",
+                 "protocol.test_every=0", "protocol.stop_when_solved=false", "protocol.se_early_out=false",
+                 f"agents.{agent}.train_episodes=100000", f"agents.{agent}.test_episodes=1",
+                 f"agents.{agent}.vary_hp={str(vary_hp).lower()}"]
+    if args.se is None:
+        return Setup(load_config(None, [f"env={env}", *overrides]))
+    kind, nets, se_config = load_model(args.se)
+    if kind != SE_KIND:
+        raise UserError(f"--se {args.se} holds a reward network, not a synthetic env")
+    if se_config.env != env:
+        raise UserError(f"--se {args.se} is an SE of {se_config.env}, not of {env}")
+    config = config_with_overrides(se_config, overrides, args.se)
+    return Setup(config, all_parameters(config, psi_of(config, nets)))
+
+
+def train(setup: Setup, seeds: list[int]):
     """Train ``seeds`` as one population for the step budget; (test returns, steps, seconds).
 
     The seconds include building the agents and envs (milliseconds beside the training)."""
+    config = setup.config
     roles = SeedRoles.of(seeds)
     start = time.perf_counter()
-    result = train_fresh_population(config.agent, config.agent_config(), config.env, roles,
-                                    RealVecEnv(config.env, roles.train_env), config.protocol,
-                                    on_synthetic=False).result
+    if setup.se_params is None:
+        train_env = RealVecEnv(config.env, roles.train_env)
+    else:
+        params = setup.se_params.expand(len(seeds), -1)
+        train_env = training_env(config, real_env_spec(config.env), params, roles.train_env)
+    result = train_fresh_population(config.agent, config.agent_config(), config.env, roles, train_env,
+                                    config.protocol, on_synthetic=setup.se_params is not None).result
     seconds = time.perf_counter() - start
     return result.test_return, result.train_steps, seconds
 
 
-def benchmark(agent: str, env: str, args) -> dict:
-    # No tests and no stop when solved during training: both sides then do exactly the step budget.
-    config = load_config(None, [f"agent={agent}", f"env={env}", f"seed={args.seed}",
-                                f"protocol.max_train_steps={args.steps}", "protocol.test_every=0",
-                                "protocol.stop_when_solved=false", f"agents.{agent}.train_episodes=100000",
-                                f"agents.{agent}.test_episodes=1"])
-    seeds = [derive_seed(args.seed, member) for member in range(args.population)]
-    batched_returns, batched_steps, batched_s = train(config, seeds)
-    alone = [train(config, [seed]) for seed in seeds]
+def benchmark(agent: str, env: str, population: int, args) -> dict:
+    setup = make_setup(agent, env, args, args.vary_hp)
+    seeds = [derive_seed(args.seed, member) for member in range(population)]
+    batched_returns, batched_steps, batched_s = train(setup, seeds)
+    alone = [train(setup, [seed]) for seed in seeds]
     serial_s = sum(seconds for _, _, seconds in alone)
     equal = (torch.equal(batched_returns, torch.cat([r for r, _, _ in alone]))
              and torch.equal(batched_steps, torch.cat([s for _, s, _ in alone])))
-    return {"agent": agent, "env": env, "batched_s": batched_s, "serial_s": serial_s,
-            "steps": int(batched_steps.sum()), "equal": equal}
+    steps = int(batched_steps.sum())
+    row = {"agent": agent, "env": env, "population": population, "batched_s": batched_s, "serial_s": serial_s,
+           "batched_us": batched_s / steps * 1e6, "serial_us": serial_s / steps * 1e6, "equal": equal}
+    if args.vary_hp:
+        _, uniform_steps, uniform_s = train(make_setup(agent, env, args, vary_hp=False), seeds)
+        row["uniform_us"] = uniform_s / int(uniform_steps.sum()) * 1e6
+    return row
 
 
-def report(args, rows: list[dict]) -> str:
-    lines = [f"Command: `python -m experiments.benchmark_agents "
-             f"{' '.join('--agent ' + r['agent'] + '=' + r['env'] for r in rows)} "
-             f"--population {args.population} --steps {args.steps}`  ",
-             machine_line(),
-             f"Date: {time.strftime('%Y-%m-%d')}", "",
-             "| agent | env | agents | steps each | batched s | one after another s | speed-up | same results |",
-             "|---|---|---|---|---|---|---|---|"]
+def report(args, argv: list[str], rows: list[dict]) -> str:
+    varied = " (varied HPs)" if args.vary_hp else ""
+    lines = [f"Command: `python -m experiments.benchmark_agents {' '.join(argv)}`  ", machine_line(),
+             f"Date: {time.strftime('%Y-%m-%d')}; training on {args.se or 'the real env'}{varied}", "",
+             "| agent | env | agents | steps each | batched s | one after another s | µs per agent-step, batched "
+             "| µs per agent-step, one after another | speed-up | same results |"
+             + (" uniform batched µs | varied / uniform |" if args.vary_hp else ""),
+             "|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if args.vary_hp else "")]
     for r in rows:
-        lines.append(f"| {r['agent']} | {r['env']} | {args.population} | {args.steps} | {r['batched_s']:.1f} | "
-                     f"{r['serial_s']:.1f} | {r['serial_s'] / r['batched_s']:.1f}x | {'yes' if r['equal'] else 'NO'} |")
+        line = (f"| {r['agent']} | {r['env']} | {r['population']} | {args.steps} | {r['batched_s']:.1f} | "
+                f"{r['serial_s']:.1f} | {r['batched_us']:.0f} | {r['serial_us']:.0f} | "
+                f"{r['serial_s'] / r['batched_s']:.1f}x | {'yes' if r['equal'] else 'NO'} |")
+        if args.vary_hp:
+            line += f" {r['uniform_us']:.0f} | {r['batched_us'] / r['uniform_us']:.2f}x |"
+        lines.append(line)
     return "\n".join(lines)
 
 
 @exits_cleanly_on_user_error
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    setup_logging()
-    if args.population < 1 or args.steps < 1:
-        raise UserError("--population and --steps must be >= 1")
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    populations = parse_populations(args.population)
+    if args.steps < 1:
+        raise UserError("--steps must be >= 1")
     pairs = [parse_pair(p) for p in (args.pairs or DEFAULT_PAIRS)]
     for agent, env in pairs:
         if agent not in AGENTS:
             raise UserError(f"unknown agent '{agent}'; choose one of {', '.join(sorted(AGENTS))}")
+        make_setup(agent, env, args, args.vary_hp)   # every bad input refused before any training
+    setup_logging()
     torch.set_num_threads(1)
-    rows = [benchmark(agent, env, args) for agent, env in pairs]
-    text = report(args, rows)
+    rows = [benchmark(agent, env, population, args) for agent, env in pairs for population in populations]
+    text = report(args, argv, rows)
     print(text)
     if args.record:
         record_benchmark("benchmark_agents", text)

@@ -28,3 +28,27 @@ def test_agent_benchmark_smoke_trains_the_same_members_both_ways(run_module):
 def test_agent_benchmark_names_a_bad_pair(run_module):
     completed = run_module("experiments.benchmark_agents", "--agent", "ddqn")
     assert completed.returncode == 2 and "expects AGENT=ENV" in completed.stderr
+
+
+def test_agent_benchmark_on_an_se_with_varied_hps_reports_both_populations(run_module):
+    completed = run_module("experiments.benchmark_agents", "--agent", "ddqn=CartPole-v0", "--population", "1,2",
+                           "--steps", 40, "--vary-hp", "--se", REPO_ROOT / "zoo" / "CartPole-v0" / "cartpole_se_seed0.pt")
+    assert completed.returncode == 0, completed.stderr
+    rows = [line.split(" | ") for line in completed.stdout.splitlines() if line.startswith("| ddqn | CartPole-v0 |")]
+    assert [(row[2], row[9]) for row in rows] == [("1", "yes"), ("2", "yes")]
+    assert all(row[-1].endswith("x |") for row in rows), "the varied / uniform ratio"
+    assert "cartpole_se_seed0.pt (varied HPs)" in completed.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--population", "4,x"], "--population expects sizes like 8 or 1,16,48, got '4,x'"),
+    (["--population", "0"], "--population sizes must be >= 1"),
+    (["--se", "zoo/Acrobot-v1/acrobot_bandit_se_seed0.pt"],
+     "--se zoo/Acrobot-v1/acrobot_bandit_se_seed0.pt is an SE of Acrobot-v1, not of CartPole-v0"),
+    (["--se", "zoo/CartPole-v0/cartpole_rn_type1.pt"],
+     "--se zoo/CartPole-v0/cartpole_rn_type1.pt holds a reward network, not a synthetic env"),
+])
+def test_agent_benchmark_bad_input_is_one_line_and_exit_2(run_module, args, message):
+    completed = run_module("experiments.benchmark_agents", "--agent", "ddqn=CartPole-v0", *args)
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines() == [f"error: {message}"]
