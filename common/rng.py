@@ -12,23 +12,29 @@ import numpy as np
 import torch
 
 _MASK32 = 0xFFFFFFFF
-_GOLDEN32 = 0x9E3779B9
+_GOLDEN32 = np.uint32(0x9E3779B9)
+
+# The streams compute in numpy uint32, whose multiplications wrap modulo 2**32 as the hash wants:
+# a few numpy operations on arrays of P numbers cost a fraction of the same torch operations, and
+# a population of one draws several times per step.
 
 
-def _mix32(x: torch.Tensor) -> torch.Tensor:
-    """Chris Wellons' 'lowbias32' integer hash on int64 tensors holding 32-bit values."""
-    x = x & _MASK32
-    x = x ^ (x >> 16)
-    x = (x * 0x7FEB352D) & _MASK32
-    x = x ^ (x >> 15)
-    x = (x * 0x846CA68B) & _MASK32
-    return x ^ (x >> 16)
+def _mix32(x: np.ndarray) -> np.ndarray:
+    """Chris Wellons' 'lowbias32' integer hash of a uint32 array (a new array)."""
+    x = x ^ (x >> np.uint32(16))
+    x *= np.uint32(0x7FEB352D)
+    x ^= x >> np.uint32(15)
+    x *= np.uint32(0x846CA68B)
+    x ^= x >> np.uint32(16)
+    return x
 
 
 @functools.lru_cache(maxsize=64)
-def _lane_hashes(n: int) -> torch.Tensor:
+def _lane_hashes(n: int) -> np.ndarray:
     """The hashed lane numbers of an n-wide draw: the same for every draw, so computed once per n."""
-    return _mix32(torch.arange(n, dtype=torch.int64) * _GOLDEN32 + 0x632BE5AB)
+    hashes = _mix32(np.arange(n, dtype=np.uint32) * _GOLDEN32 + np.uint32(0x632BE5AB))
+    hashes.flags.writeable = False   # shared by every draw of width n
+    return hashes
 
 
 def derive_seed(*parts: int) -> int:
@@ -41,27 +47,31 @@ class MemberStreams:
     """P independent random streams; each draw advances only the members asked to draw."""
 
     def __init__(self, seeds: Sequence[int]):
-        self.keys = _mix32(torch.tensor([int(s) & _MASK32 for s in seeds], dtype=torch.int64))
-        self.counters = torch.zeros(len(seeds), dtype=torch.int64)
+        self.keys = _mix32(np.array([int(s) & _MASK32 for s in seeds], dtype=np.uint32))
+        self.counters = np.zeros(len(seeds), dtype=np.int64)
 
     def __len__(self) -> int:
         return self.keys.shape[0]
 
-    def _bits(self, n: int, active: torch.Tensor | None) -> torch.Tensor:
-        draw_key = _mix32(self.keys ^ _mix32(self.counters * _GOLDEN32 + 1))
+    def _bits(self, n: int, active: torch.Tensor | None) -> np.ndarray:
+        """(P, n) uint32 hashes of (member key, member counter, lane); advances the active counters."""
+        draw_key = _mix32(self.keys ^ _mix32(self.counters.astype(np.uint32) * _GOLDEN32 + np.uint32(1)))
         bits = _mix32(draw_key[:, None] ^ _lane_hashes(n)[None, :])
-        step = torch.ones_like(self.counters) if active is None else active.to(torch.int64)
-        self.counters += step
+        self.counters += 1 if active is None else active.numpy()
         return bits
+
+    def _uniform(self, n: int, active: torch.Tensor | None) -> np.ndarray:
+        return (self._bits(n, active) >> np.uint32(8)).astype(np.float32) * np.float32(1.0 / (1 << 24))
 
     def uniform(self, n: int, active: torch.Tensor | None = None) -> torch.Tensor:
         """(P, n) float32 uniforms in [0, 1)."""
-        return (self._bits(n, active) >> 8).to(torch.float32) * (1.0 / (1 << 24))
+        return torch.from_numpy(self._uniform(n, active))
 
     def integers(self, high: torch.Tensor, n: int, active: torch.Tensor | None = None) -> torch.Tensor:
         """(P, n) int64 uniform in [0, high[p]) for a per-member upper bound ``high`` (P,)."""
-        u = self.uniform(n, active).to(torch.float64)
-        return torch.minimum((u * high[:, None]).to(torch.int64), (high[:, None] - 1).clamp(min=0))
+        high = high.numpy()[:, None]
+        drawn = (self._uniform(n, active).astype(np.float64) * high).astype(np.int64)
+        return torch.from_numpy(np.minimum(drawn, np.maximum(high - 1, 0)))
 
     def normal(self, n: int, active: torch.Tensor | None = None) -> torch.Tensor:
         """(P, n) float32 standard normals (Box-Muller on two uniform draws)."""

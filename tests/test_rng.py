@@ -83,3 +83,15 @@ def test_derive_seed_distinguishes_tuples_that_differ_by_trailing_zeros():
     # (run seed 5) and (run seed 5, iteration 0) are different tuples and must not share a seed.
     assert derive_seed(5) != derive_seed(5, 0)
     assert derive_seed(5, 1) != derive_seed(5, 1, 0)
+
+
+def test_the_streams_give_their_recorded_numbers():
+    """Values drawn by the first (torch int64) implementation: every recorded result depends on them."""
+    streams = MemberStreams([11, 2**33 + 5])
+    assert streams.uniform(3).tolist() == [[0.745255708694458, 0.7386685609817505, 0.5417008399963379],
+                                           [0.5172162652015686, 0.01139974594116211, 0.29149752855300903]]
+    assert streams.integers(torch.tensor([7, 1000]), 3, torch.tensor([True, False])).tolist() == [
+        [1, 3, 6], [850, 815, 876]]
+    assert streams.uniform(2).tolist() == [[0.2039879560470581, 0.6899780631065369],
+                                           [0.8503766059875488, 0.8157139420509338]]
+    assert streams.counters.tolist() == [3, 2]
