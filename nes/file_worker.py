@@ -121,6 +121,7 @@ class FileWorker:
         self.held: list[Claim] = []
         self.tasks_cache: tuple = (None, None)   # (which tasks file, (tasks, time budget))
         self.answered = 0
+        self.claiming, self.deferred_signal = False, 0   # see _on_sigterm
 
     # ---- the loop ------------------------------------------------------------------------------------
     def run(self) -> str:
@@ -130,7 +131,7 @@ class FileWorker:
         heartbeat = Heartbeat(self.registration)
         heartbeat.start()
         waiter, backoff, idle_since = ChangeWaiter(), Backoff(), time.monotonic()
-        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
         try:
             while True:
                 reason = self.reason_to_stop(idle_since)
@@ -241,10 +242,10 @@ class FileWorker:
         return None, []
 
     def try_hold(self, path: Path, task, time_budget: float) -> Claim | None:
-        """Claim one task and hold it (None if another worker has it). SIGTERM waits meanwhile: one
-        between creating the claim file and recording it in ``held`` would leave a claim that nobody
-        gives back, and its task would wait out the whole lease."""
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        """Claim one task and hold it (None if another worker has it). A SIGTERM meanwhile waits
+        until the claim is in ``held``: one between creating the claim file and recording it would
+        leave a claim that nobody gives back, and its task would wait out the whole lease."""
+        self.claiming = True
         try:
             fd = try_claim(path, self.name)
             if fd is None:
@@ -253,7 +254,9 @@ class FileWorker:
             self.held.append(claim)
             return claim
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            self.claiming = False
+            if self.deferred_signal:
+                raise SystemExit(128 + self.deferred_signal)
 
     def tasks_of(self, paths: RunPaths, run_id: str, iteration: int) -> tuple[list, float] | None:
         """The iteration's tasks file, read once (None if it is gone or unusable)."""
@@ -277,6 +280,15 @@ class FileWorker:
             release_claim(claim.path, claim.fd)
             self.held.remove(claim)
 
+    def _on_sigterm(self, signum, frame):
+        """Exit (the ``finally`` of ``run`` gives the claims back), or, while a claim is being made,
+        once it is held. Python runs signal handlers in the main thread, between bytecodes, so a
+        flag is enough; a signal mask would not be (the heartbeat thread would take the signal)."""
+        if self.claiming:
+            self.deferred_signal = signum
+        else:
+            raise SystemExit(128 + signum)
+
     # ---- answering -----------------------------------------------------------------------------------
     def answer(self, run_id: str, claims: list[Claim]) -> None:
         config = self.configs[run_id][1]
@@ -289,7 +301,3 @@ class FileWorker:
             self.answered += len(results)
         except FileNotFoundError:
             log.info("run %s ended before these results came; dropped", run_id)
-
-
-def _exit_on_sigterm(signum, frame):
-    raise SystemExit(128 + signum)
