@@ -1,8 +1,8 @@
 """Turn member tasks into scores: the computation every evaluator backend runs.
 
 All agents of all given members (orig, +eps and -eps, ``num_grad_evals`` each, one of every
-agent of ``nes.member_agents``) train as one population per agent kind, so the cost of a NES
-iteration is one batched training per kind. ``batched=False`` trains them one at a time instead
+agent of ``nes.member_agents``) train as one population per agent kind (and per hyperparameter
+draw, ``nes.hp_draws``), so the cost of a NES iteration is one batched training per kind and draw. ``batched=False`` trains them one at a time instead
 (the serial baseline); both give the same numbers, because every agent's randomness comes from its
 own seed.
 """
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from agents.population import SeedRoles, train_fresh_population
+from agents.varied import sample_member_config
 from common.rng import derive_seed
 from envs.real import real_env_spec
 from nes.config import Config
@@ -61,9 +62,27 @@ def job_seed(task: MemberTask, job: AgentJob, config: Config) -> int:
 LIMIT_POLICY_COMBINE = {"min": torch.minimum, "mean": lambda agents, limit: (agents + limit) / 2}
 
 
-def agent_run_config(config: Config, kind: int) -> Config:
-    """``config`` with the run's agent set to the job's kind."""
-    return dataclasses.replace(config, agent=config.member_agents()[kind])
+_HP_DRAW_ROLE = 11  # keeps the draws' stream apart from the members' seeds
+
+
+def hp_draw_seed(task: MemberTask, job: AgentJob, config: Config) -> int | None:
+    """The seed of the hyperparameter sample the job's agent trains with (``nes.hp_draws``): one of
+    the iteration's K draws, the same for every member; None without draws."""
+    if not config.nes.hp_draws:
+        return None
+    return derive_seed(config.seed, task.iteration, job.repeat % config.nes.hp_draws, job.kind, _HP_DRAW_ROLE)
+
+
+def agent_run_config(config: Config, kind: int, draw_seed: int | None = None) -> Config:
+    """``config`` with the run's agent set to the job's kind, its hyperparameters drawn from
+    ``draw_seed`` when one is given."""
+    name = config.member_agents()[kind]
+    config = dataclasses.replace(config, agent=name)
+    if draw_seed is None:
+        return config
+    # The draw is the agents' whole sample: vary_hp would redraw it per agent.
+    drawn = dataclasses.replace(sample_member_config(getattr(config.agents, name), draw_seed), vary_hp=False)
+    return dataclasses.replace(config, agents=dataclasses.replace(config.agents, **{name: drawn}))
 
 
 def member_parameters(task: MemberTask, role: int) -> torch.Tensor:
@@ -117,17 +136,20 @@ def _timed_out_worst(result, values: torch.Tensor) -> torch.Tensor:
 
 
 def evaluate_members(tasks: list[MemberTask], config: Config, time_budget: float, batched: bool = True) -> list[MemberResult]:
-    """Score ``tasks``; with ``batched`` all their agents of one kind train as one population."""
+    """Score ``tasks``; with ``batched`` all their agents of one kind and draw train as one population."""
     jobs = agent_jobs(tasks, config)
     psis = torch.stack([member_parameters(tasks[j.task_index], j.role) for j in jobs])
     seeds = [job_seed(tasks[j.task_index], j, config) for j in jobs]
+    draws = [hp_draw_seed(tasks[j.task_index], j, config) for j in jobs]
     start = time.monotonic()
     outcomes = AgentOutcomes(*[[None] * len(jobs) for _ in OUTCOME_FIELDS])
     if batched:
-        for kind in range(len(config.member_agents())):
-            rows = [k for k, job in enumerate(jobs) if job.kind == kind]
-            part = train_agents_in_learned_envs(agent_run_config(config, kind), psis[rows], [seeds[k] for k in rows],
-                                                start + time_budget)
+        groups: dict[tuple[int, int | None], list[int]] = {}
+        for k, job in enumerate(jobs):
+            groups.setdefault((job.kind, draws[k]), []).append(k)
+        for (kind, draw), rows in groups.items():
+            part = train_agents_in_learned_envs(agent_run_config(config, kind, draw), psis[rows],
+                                                [seeds[k] for k in rows], start + time_budget)
             _place(outcomes, rows, part)
         seconds = {i: time.monotonic() - start for i in range(len(tasks))}
     else:
@@ -135,8 +157,8 @@ def evaluate_members(tasks: list[MemberTask], config: Config, time_budget: float
         for k, job in enumerate(jobs):
             if k == 0 or jobs[k - 1].task_index != job.task_index:
                 member_start = time.monotonic()
-            one = train_agents_in_learned_envs(agent_run_config(config, job.kind), psis[k:k + 1], seeds[k:k + 1],
-                                               member_start + time_budget)
+            one = train_agents_in_learned_envs(agent_run_config(config, job.kind, draws[k]), psis[k:k + 1],
+                                               seeds[k:k + 1], member_start + time_budget)
             _place(outcomes, [k], one)
             seconds[job.task_index] = time.monotonic() - member_start
     return [_member_result(task, i, jobs, outcomes, seconds[i], config) for i, task in enumerate(tasks)]

@@ -55,6 +55,7 @@ LEARN_ENV_CASES = {
     "wrong type": (lambda tmp: ["--set", "nes.population=abc"], "must be int, got 'abc'"),
     "population 0": (lambda tmp: ["--set", "nes.population=0"], "'nes.population' is 0"),
     "negative noise": (lambda tmp: ["--set", "nes.noise_std=-1"], "'nes.noise_std' is -1.0"),
+    "negative hp draws": (lambda tmp: ["--set", "nes.hp_draws=-1"], "'nes.hp_draws' is -1"),
     "score transform 9": (lambda tmp: ["--set", "nes.score_transform_type=9"], "it must be <= 7"),
     "missing config file": (lambda tmp: ["--config", tmp / "absent.yaml"], "config file not found"),
     "malformed config file": (malformed_yaml, "is not valid YAML"),
