@@ -31,7 +31,17 @@ def paper_nes_update(psi: torch.Tensor, eps: torch.Tensor, scores: MemberScores,
         # is followed (weight decay still applies).
         weights = np.zeros_like(weights)
     directions = torch.where(torch.from_numpy(scores.flipped)[:, None], -eps, eps)
-    return psi * (1 - weight_decay) + step_size * (torch.from_numpy(weights).float() @ directions)
+    return psi * (1 - weight_decay) + step_size * weighted_sum(torch.from_numpy(weights).float(), directions)
+
+
+def weighted_sum(weights: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """sum_i weights_i rows_i, added member by member. A matrix-vector product orders its sums by the
+    CPU's vector width (AVX2 and AVX-512 machines disagree in the last bit), which would make psi, and
+    a resumed run, depend on the machine; elementwise products and sums round the same everywhere."""
+    total = torch.zeros_like(rows[0])
+    for weight, row in zip(weights, rows):
+        total = total + weight * row
+    return total
 
 
 class PaperNES(Strategy):
