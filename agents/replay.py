@@ -34,10 +34,12 @@ class PopulationReplay:
         self._grow_if_full()
         packed = torch.cat([states, actions.reshape(self.population, -1).to(states.dtype), rewards[:, None],
                             next_states, dones[:, None].to(states.dtype)], dim=1)
-        slots = self.position[active]
-        self.rows[self._members[active], slots] = packed[active]
-        self.position[active] = (slots + 1) % self.capacity
-        self.size[active] = torch.clamp(self.size[active] + 1, max=self.capacity)
+        # Index tensors, not the bool mask: every boolean index would search the mask again.
+        members = self._members if bool(active.all()) else torch.nonzero(active).flatten()
+        slots = self.position.index_select(0, members)
+        self.rows[members, slots] = packed.index_select(0, members)
+        self.position.index_copy_(0, members, (slots + 1) % self.capacity)
+        self.size.index_copy_(0, members, torch.clamp(self.size.index_select(0, members) + 1, max=self.capacity))
 
     def sample(self, rng: MemberStreams, batch_size: int, active: torch.Tensor, members: torch.Tensor):
         """(len(members), batch) states, actions, rewards, next states and dones.

@@ -29,6 +29,20 @@ def _mix32(x: np.ndarray) -> np.ndarray:
     return x
 
 
+# Up to this many numbers, a hash runs on Python ints: numpy's fixed cost per operation (about a
+# microsecond) is most of the cost of a population of one's draws, several per step.
+_FEW = 4
+
+
+def _mix32_int(x: int) -> int:
+    """``_mix32`` of one number as a Python int (the same hash, for ``_FEW`` numbers or fewer)."""
+    x ^= x >> 16
+    x = x * 0x7FEB352D & _MASK32
+    x ^= x >> 15
+    x = x * 0x846CA68B & _MASK32
+    return x ^ (x >> 16)
+
+
 @functools.lru_cache(maxsize=64)
 def _lane_hashes(n: int) -> np.ndarray:
     """The hashed lane numbers of an n-wide draw: the same for every draw, so computed once per n."""
@@ -48,6 +62,7 @@ class MemberStreams:
 
     def __init__(self, seeds: Sequence[int]):
         self.keys = _mix32(np.array([int(s) & _MASK32 for s in seeds], dtype=np.uint32))
+        self._key_ints = self.keys.tolist()
         self.counters = np.zeros(len(seeds), dtype=np.int64)
 
     def __len__(self) -> int:
@@ -55,8 +70,17 @@ class MemberStreams:
 
     def _bits(self, n: int, active: torch.Tensor | None) -> np.ndarray:
         """(P, n) uint32 hashes of (member key, member counter, lane); advances the active counters."""
-        draw_key = _mix32(self.keys ^ _mix32(self.counters.astype(np.uint32) * _GOLDEN32 + np.uint32(1)))
-        bits = _mix32(draw_key[:, None] ^ _lane_hashes(n)[None, :])
+        if len(self) <= _FEW:
+            draw_key = np.array([_mix32_int(key ^ _mix32_int((counter * int(_GOLDEN32) + 1) & _MASK32))
+                                 for key, counter in zip(self._key_ints, self.counters.tolist())], dtype=np.uint32)
+        else:
+            draw_key = _mix32(self.keys ^ _mix32(self.counters.astype(np.uint32) * _GOLDEN32 + np.uint32(1)))
+        lanes = _lane_hashes(n)
+        if draw_key.size * n <= _FEW:
+            bits = np.array([[_mix32_int(key ^ lane) for lane in lanes.tolist()] for key in draw_key.tolist()],
+                            dtype=np.uint32).reshape(len(self), n)
+        else:
+            bits = _mix32(draw_key[:, None] ^ lanes[None, :])
         self.counters += 1 if active is None else active.numpy()
         return bits
 

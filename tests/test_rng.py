@@ -1,6 +1,7 @@
 """MemberStreams and derive_seed: per-member random streams independent of the population."""
 import itertools
 
+import numpy as np
 import torch
 
 from common.rng import MemberStreams, derive_seed
@@ -95,3 +96,19 @@ def test_the_streams_give_their_recorded_numbers():
     assert streams.uniform(2).tolist() == [[0.2039879560470581, 0.6899780631065369],
                                            [0.8503766059875488, 0.8157139420509338]]
     assert streams.counters.tolist() == [3, 2]
+
+
+
+def test_a_few_members_draw_what_a_large_population_draws():
+    """Small populations and draws hash on Python ints, large ones in numpy: the same numbers,
+    counters past 2**32 included."""
+    seeds = [derive_seed(7, member) for member in range(9)]
+    counters = np.array([0, 1, 2, 3, 1000, 2**32 - 1, 2**32, 2**32 + 5, 3 * 2**32 + 11], dtype=np.int64)
+    for n in (1, 2, 4, 5, 199):
+        large = MemberStreams(seeds)
+        large.counters[:] = counters
+        together = large._bits(n, None)
+        for member, seed in enumerate(seeds):
+            alone = MemberStreams([seed])
+            alone.counters[:] = counters[member]
+            assert np.array_equal(alone._bits(n, None)[0], together[member]), (n, member)
