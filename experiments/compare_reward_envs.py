@@ -1,22 +1,25 @@
 """Compare learned reward networks (RNs) with the plain real reward and with ICM curiosity.
 
     python -m experiments.compare_reward_envs --env CartPole-v0 --models DIR [DIR ...] [--agent ddqn]
-                                              [--runs 10] [--vary-hp] [--steps N] [--threshold R]
-                                              [--seed S] [--out DIR]
+                                              [--agent-config F] [--set k=v ...] [--runs 10] [--vary-hp]
+                                              [--steps N] [--threshold R] [--seed S] [--out DIR]
 
 ``--models`` takes RN model files or learn_env run directories (a directory means its best.pt or,
 before a run has saved one, the RN of its latest.pt). Each variant trains ``--runs`` fresh agents as
 one population on the real env: one variant per RN (rewards from the RN), ``plain`` (the real
 reward) and ``ICM`` (the real reward plus the agent's curiosity reward; DDQN, Dueling DDQN, TD3
 and PPO). The agent's hyperparameters come from each RN file's config (its section of the agent
-given with ``--agent``); the plain and ICM variants use the first model's. Every variant uses the
+given with ``--agent``), then ``--agent-config`` (that section of another file, e.g. the paper's
+comparison agent in default_config/paper/) and ``--set``; the plain and ICM variants use the first
+model's. Every variant uses the
 same seeds. Agents are tested on the real env after every episode and go on to the step budget
 or their episode cap (no stop when solved).
 
 Writes (the last printed line is the output directory): curves.csv (variant, step, mean,
 ci_low, ci_high, runs), curves.png and curves.pdf (mean test return against real-env training
 steps with a 95% t-interval), points.csv (every test of every run), table.txt and table.json
-(steps to the threshold, the env's unless ``--threshold`` names one, share reaching it, final test return, the step ratio plain /
+(steps to the threshold, the env's unless ``--threshold`` names one, share reaching it, the step where
+the mean curve first reaches it, as the paper reads its comparison, final test return, the step ratio plain /
 variant).
 """
 import csv
@@ -32,9 +35,9 @@ from agents.icm import ICMOptions
 from common.errors import UserError, exits_cleanly_on_user_error
 from common.files import atomic_write_text, load_torch_file
 from envs.real import SUPPORTED_ENVS, check_env_id, real_env_spec
-from experiments.cli import finite_float, fresh_run_dir, make_parser, run_name, setup_logging
-from experiments.curves import (common_grid, format_table, learning_curve, plot_curves, step_ratio, threshold_summary,
-                                write_curves_csv)
+from experiments.cli import agent_config_overrides, finite_float, fresh_run_dir, make_parser, run_name, setup_logging
+from experiments.curves import (common_grid, format_table, learning_curve, mean_curve_reach, plot_curves, step_ratio,
+                                threshold_summary, write_curves_csv)
 from experiments.reward_variants import (ICM, PLAIN, RewardModel, label_models, run_seeds, train_variant,
                                          variant_config)
 from experiments.runs import model_file
@@ -42,7 +45,7 @@ from models.reward_env_nets import RewardEnvNets
 from nes.config import Config, load_config
 from nes.learned_envs import initial_nets, nets_from_psi, psi_size
 from nes.master import CHECKPOINT_KIND
-from nes.model_files import load_reward_env
+from nes.model_files import config_with_overrides, load_reward_env
 
 log = logging.getLogger("compare_reward_envs")
 
@@ -57,6 +60,12 @@ def parse_args(argv):
     parser.add_argument("--vary-hp", action="store_true", help="each run samples its own lr, batch size, width, depth")
     parser.add_argument("--steps", type=int, help="real-env training steps per run (default: the model's "
                         "protocol.max_train_steps, 0 meaning the episode cap)")
+    parser.add_argument("--agent-config", type=Path, metavar="FILE",
+                        help="the agent's hyperparameters from FILE's agents.<agent> section, e.g. "
+                             "default_config/paper/cartpole_rn_comparison.yaml (the paper's comparison agent)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a key of every model's config, e.g. --set protocol.time_limit_is_terminal=true "
+                             "(repeatable)")
     parser.add_argument("--no-icm", action="store_true",
                         help="leave out the ICM variant (its curiosity networks cost several times a plain run)")
     parser.add_argument("--threshold", type=finite_float,
@@ -126,6 +135,9 @@ def main(argv=None) -> Path:
     agent = args.agent or models[0].config.agent
     if agent not in AGENTS:
         raise UserError(f"unknown agent '{agent}'; choose one of {', '.join(sorted(AGENTS))}")
+    overrides = agent_config_overrides(args.agent_config, [agent]) + args.overrides
+    for model in models:
+        model.config = config_with_overrides(model.config, overrides, model.path) if overrides else model.config
     variants = [(m.label, variant_config(m.config, agent, args, icm=False), m.nets) for m in models]
     variants.append((PLAIN, variant_config(models[0].config, agent, args, icm=False), None))
     no_icm_reason = None
@@ -154,7 +166,9 @@ def main(argv=None) -> Path:
     write_points(out_dir / "points.csv", outcomes, seeds)
     title = f"{agent} on {args.env}{' (varied hyperparameters)' if args.vary_hp else ''}"
     plot_curves(curves, [out_dir / "curves.png", out_dir / "curves.pdf"], title, threshold)
-    rows = {label: threshold_summary(o["points"], o["final_returns"], threshold) for label, o in outcomes.items()}
+    rows = {curve.label: {**threshold_summary(o["points"], o["final_returns"], threshold),
+                          "mean_curve_reaches_threshold_at": mean_curve_reach(curve, threshold)}
+            for curve, o in zip(curves, outcomes.values())}
     text = format_table(rows, PLAIN, threshold)
     atomic_write_text(out_dir / "table.txt", text + "\n")
     report = {"env": args.env, "agent": agent, "runs": args.runs, "seed": args.seed, "seeds": seeds,

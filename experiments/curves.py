@@ -140,6 +140,14 @@ def plot_curves(curves: list[Curve], paths: list[Path], title: str, threshold: f
         figure.savefig(path)
 
 
+def mean_curve_reach(curve: Curve, threshold: float) -> int | None:
+    """The first grid step where the mean over the runs is at ``threshold``; None if it never is.
+    The paper reads its RN comparison this way (where the mean test-return curve reaches 195), which
+    differs from the runs' own first steps when the runs are spread out."""
+    at = np.flatnonzero(curve.mean >= threshold)
+    return int(curve.steps[at[0]]) if at.size else None
+
+
 def first_reach(points: Points, threshold: float) -> int | None:
     """Steps at the first test >= ``threshold``; None if no test reached it."""
     return next((step for step, value in points if value >= threshold), None)
@@ -189,10 +197,11 @@ def format_ratio(ratio: float | None, kind: str | None) -> str:
 
 
 def format_table(rows: dict[str, dict], baseline: str, threshold: float) -> str:
-    """One line per variant; ``ratio`` is the baseline's median steps over the variant's."""
+    """One line per variant; ``ratio`` is the baseline's median steps over the variant's; ``mean
+    curve at`` is where the mean over the runs first reaches the threshold (``mean_curve_reach``)."""
     width = max(map(len, rows)) + 2
     head = (f"{'variant':<{width}}{'runs':>5}{'reached':>9}{f'median steps to {threshold:g}':>26}"
-            f"{'final return':>20}{'ratio ' + baseline + '/variant':>22}")
+            f"{f'mean curve at {threshold:g}':>20}{'final return':>20}{'ratio ' + baseline + '/variant':>22}")
     lines = [head, "-" * len(head)]
     for label, s in rows.items():
         median = s["median_steps_to_threshold"]
@@ -200,6 +209,9 @@ def format_table(rows: dict[str, dict], baseline: str, threshold: float) -> str:
                        else f">= {s['median_steps_lower_bound']:.0f} ({s['runs'] - s['reached']} not)")
         final = (f"{s['final_return_mean']:.1f} +- {s['final_return_std']:.1f}"
                  if s["final_return_mean"] is not None else "-")
-        lines.append(f"{label:<{width}}{s['runs']:>5}{s['share_reached']:>9.0%}{median_text:>26}{final:>20}"
+        curve_at = s["mean_curve_reaches_threshold_at"]
+        curve_text = "never" if curve_at is None else f"{curve_at}"
+        lines.append(f"{label:<{width}}{s['runs']:>5}{s['share_reached']:>9.0%}{median_text:>26}{curve_text:>20}"
+                     f"{final:>20}"
                      f"{format_ratio(*step_ratio(rows[baseline], s)):>22}")
     return "\n".join(lines)

@@ -10,13 +10,13 @@ their episode cap (on a bandit SE, whose episodes are one step, they train for t
 ``train_episodes`` steps or ``protocol.max_train_steps``). ``--baseline`` also trains as many
 agents on the real env (stopping once the mean return of their last ``early_out_num`` training
 episodes reaches the threshold, the paper's real-env rule: env_solved in agents/base_agent.py @
-3216697) and reports the ratio of median training steps.
+3216697) and reports the ratios of mean (the paper's statistic) and median training steps.
 
 The first form evaluates one model and writes evaluation.json. The second takes N models (files,
 learn_env run directories, or folders of them such as zoo/) and trains M agents on each; it writes
 evaluation.csv, one tidy row per training run (model, env, agent, hp_mode, run, seed, test_return,
 train_steps, train_episodes, wall_seconds; the real-env baseline's model is "real env"), and
-summary.txt.
+summary.txt (mean and median returns and steps per model, and pooled over the models).
 
 The trainings run through the NES evaluator backends (``experiments/evaluation.py``): ``batched``
 (default: all runs of one config as one population), ``serial``, ``processes``, ``dask``, or
@@ -101,15 +101,18 @@ def summarise(records: list[dict], threshold: float) -> dict:
             "mean_test_return": statistics.fmean(returns),
             "share_solved": sum(r >= threshold for r in returns) / len(returns),
             "median_train_steps": statistics.median(r["train_steps"] for r in records),
+            "mean_train_steps": statistics.fmean(r["train_steps"] for r in records),
             "median_train_episodes": statistics.median(r["train_episodes"] for r in records)}
 
 
 def table(rows: dict[str, dict]) -> str:
-    head = f"{'trained on':<12}{'runs':>6}{'solved':>9}{'median ret':>12}{'mean ret':>10}{'med steps':>11}{'med eps':>9}"
+    head = (f"{'trained on':<12}{'runs':>6}{'solved':>9}{'median ret':>12}{'mean ret':>10}{'mean steps':>12}"
+            f"{'med steps':>11}{'med eps':>9}")
     lines = [head, "-" * len(head)]
     for name, s in rows.items():
         lines.append(f"{name:<12}{s['runs']:>6}{s['share_solved']:>8.0%} {s['median_test_return']:>11.1f}"
-                     f"{s['mean_test_return']:>10.1f}{s['median_train_steps']:>11.0f}{s['median_train_episodes']:>9.0f}")
+                     f"{s['mean_test_return']:>10.1f}{s['mean_train_steps']:>12.0f}{s['median_train_steps']:>11.0f}"
+                     f"{s['median_train_episodes']:>9.0f}")
     return "\n".join(lines)
 
 
@@ -150,10 +153,15 @@ def main(argv=None):
         rows["real env"] = report["real"]["summary"]
         se_steps, real_steps = rows["SE"]["median_train_steps"], rows["real env"]["median_train_steps"]
         report["step_ratio_real_over_se"] = real_steps / se_steps if se_steps else None
+        # The paper compares mean steps (16,888 real against 6,819 SE); medians resist outliers.
+        se_mean, real_mean = rows["SE"]["mean_train_steps"], rows["real env"]["mean_train_steps"]
+        report["mean_step_ratio_real_over_se"] = real_mean / se_mean if se_mean else None
     atomic_write_text(out_dir / "evaluation.json", json.dumps(report, indent=2) + "\n")
     print(table(rows))
     if args.baseline and report["step_ratio_real_over_se"]:
         print(f"median training steps: real env / SE = {report['step_ratio_real_over_se']:.2f}")
+    if args.baseline and report["mean_step_ratio_real_over_se"]:
+        print(f"mean training steps: real env / SE = {report['mean_step_ratio_real_over_se']:.2f}")
     print(out_dir)
 
 
@@ -165,16 +173,26 @@ def write_rows(path: Path, rows: list[dict]) -> None:
 
 
 def summary_table(rows: list[dict]) -> str:
+    """One line per model, env, agent and hyperparameter mode; where several models share the rest,
+    one more line pools their runs ("all N models"): the paper's figures pool the runs of all SEs."""
     head = (f"{'model':<28}{'env':<14}{'agent':<14}{'hp':<8}{'runs':>5}{'mean ret':>10}{'median ret':>11}"
-            f"{'med steps':>10}{'med eps':>8}")
+            f"{'mean steps':>11}{'med steps':>10}{'med eps':>8}")
     lines = [head, "-" * len(head)]
-    keys = dict.fromkeys((r["model"], r["env"], r["agent"], r["hp_mode"]) for r in rows)
-    for key in keys:
-        mine = [r for r in rows if (r["model"], r["env"], r["agent"], r["hp_mode"]) == key]
-        returns = [r["test_return"] for r in mine]
-        lines.append(f"{key[0][:27]:<28}{key[1]:<14}{key[2]:<14}{key[3]:<8}{len(mine):>5}"
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["model"], r["env"], r["agent"], r["hp_mode"]), []).append(r)
+    pooled = {}
+    for (model, *rest), mine in groups.items():
+        if model != REAL:
+            pooled.setdefault(tuple(rest), []).append(mine)
+    for rest, per_model in pooled.items():
+        if len(per_model) > 1:
+            groups[(f"all {len(per_model)} models", *rest)] = [r for mine in per_model for r in mine]
+    for (model, env, agent, hp_mode), mine in groups.items():
+        returns, steps = [r["test_return"] for r in mine], [r["train_steps"] for r in mine]
+        lines.append(f"{model[:27]:<28}{env:<14}{agent:<14}{hp_mode:<8}{len(mine):>5}"
                      f"{statistics.fmean(returns):>10.1f}{statistics.median(returns):>11.1f}"
-                     f"{statistics.median(r['train_steps'] for r in mine):>10.0f}"
+                     f"{statistics.fmean(steps):>11.0f}{statistics.median(steps):>10.0f}"
                      f"{statistics.median(r['train_episodes'] for r in mine):>8.0f}")
     return "\n".join(lines)
 

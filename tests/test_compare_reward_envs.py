@@ -13,8 +13,8 @@ import torch
 from common.schema import to_dict
 from envs.real import real_env_spec
 from experiments import compare_reward_envs
-from experiments.curves import (CSV_COLUMNS, learning_curve, mean_interval, step_ratio, step_values, t_critical,
-                                threshold_summary)
+from experiments.curves import (CSV_COLUMNS, learning_curve, mean_curve_reach, mean_interval, step_ratio, step_values,
+                                t_critical, threshold_summary)
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
 from nes.config import load_config
@@ -22,6 +22,8 @@ from nes.model_files import save_reward_env, save_synthetic_env
 from tests.helpers import REPO_ROOT, last_stdout_line, run_entry_point, set_flags
 
 RN_CONFIG = REPO_ROOT / "default_config" / "cartpole_reward_env.yaml"
+PAPER_CARTPOLE_COMPARISON = REPO_ROOT / "default_config" / "paper" / "cartpole_rn_comparison.yaml"
+PAPER_CLIFF_COMPARISON = REPO_ROOT / "default_config" / "paper" / "cliffwalking_rn_comparison.yaml"
 # Small networks, 1 test episode, and a small batch so that DDQN learns within a few hundred steps.
 BUDGET = ("reward_env.hidden_size=8", "agents.ddqn.test_episodes=1", "agents.ddqn.batch_size=16",
           "agents.ddqn.train_episodes=12")
@@ -92,6 +94,10 @@ def test_writes_figures_csv_and_tables_for_every_variant(comparison):
     for variant in report["variants"].values():
         assert variant["runs"] == 2 and len(variant["steps_to_threshold"]) == 2
     assert report["variants"]["plain"]["step_ratio_kind"] in ("exact", None)
+    for label, variant in report["variants"].items():
+        at_threshold = [int(row["step"]) for row in rows
+                        if row["variant"] == label and row["mean"] and float(row["mean"]) >= 195]
+        assert variant["mean_curve_reaches_threshold_at"] == (at_threshold[0] if at_threshold else None)
 
 
 @pytest.mark.slow  # learn_env and compare_reward_envs subprocesses
@@ -181,6 +187,13 @@ BAD_INPUT = {
                                 "agent 'td3' needs continuous actions, but CartPole-v0 has discrete actions"),
     "unknown agent": (lambda tmp: [save_rn(tmp / "rn.pt"), "--agent", "a2c"], "unknown agent 'a2c'"),
     "zero runs": (lambda tmp: [save_rn(tmp / "rn.pt"), "--runs", "0"], "--runs must be >= 1"),
+    "agent config without the agent": (
+        lambda tmp: [save_rn(tmp / "rn.pt"), "--agent-config", str(PAPER_CLIFF_COMPARISON)],
+        "has no agents.ddqn section"),
+    "a --set of the model's networks": (lambda tmp: [save_rn(tmp / "rn.pt"), "--set", "reward_env.hidden_size=16"],
+                                        "conflicts with model file"),
+    "a bad --set value": (lambda tmp: [save_rn(tmp / "rn.pt"), "--set", "agents.ddqn.batch_size=many"],
+                          "agents.ddqn.batch_size"),
 }
 
 
@@ -197,6 +210,25 @@ def test_bad_input_is_one_error_line_with_exit_2_and_nothing_written(case, tmp_p
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], captured.err
     assert captured.out == "" and not out.exists()
+
+
+def test_agent_config_and_set_reach_every_variant_after_the_model_file(tmp_path, monkeypatch):
+    trained = {}
+
+    def fake_train(label, config, seeds, nets):
+        trained[label] = config
+        return {"points": [[(10, 200.0)] for _ in seeds], "final_returns": [200.0] * len(seeds), "wall_seconds": 0.0}
+
+    monkeypatch.setattr(compare_reward_envs, "train_variant", fake_train)
+    compare_reward_envs.main(["--env", "CartPole-v0", "--models", str(save_rn(tmp_path / "rn.pt")), "--runs", "2",
+                              "--agent-config", str(PAPER_CARTPOLE_COMPARISON), "--set", "agents.ddqn.lr=0.002",
+                              "--set", "protocol.time_limit_is_terminal=true", "--out", str(tmp_path / "out")])
+    assert set(trained) == {"potential_additive", "plain", "ICM"}
+    for config in trained.values():
+        ddqn = config.agents.ddqn
+        assert (ddqn.batch_size, ddqn.hidden_size, ddqn.eps_min, ddqn.lr) == (32, 64, 0.1, 0.002)
+        assert config.protocol.time_limit_is_terminal and config.protocol.test_every == 1
+    assert trained["ICM"].agents.ddqn.icm and not trained["plain"].agents.ddqn.icm
 
 
 # --- curve statistics against hand-computed numbers ---------------------------------------------
@@ -241,6 +273,14 @@ def test_three_run_interval():
     t2 = math.sqrt(2 * 0.95 ** 2 / (1 - 0.95 ** 2))
     assert (mean[0], n[0]) == (2.0, 3)
     assert low[0] == pytest.approx(2 - t2 / math.sqrt(3)) and high[0] == pytest.approx(2 + t2 / math.sqrt(3))
+
+
+def test_the_mean_curve_reaches_the_threshold_where_the_mean_over_the_runs_first_does():
+    runs = [[(10, 200.0), (20, 200.0)], [(10, 100.0), (30, 195.0)]]
+    curve = learning_curve("v", runs, np.array([0, 10, 20, 30]))
+    assert list(curve.mean[1:]) == [150.0, 150.0, 197.5]
+    assert mean_curve_reach(curve, 195) == 30  # not 10, where one run first reached it
+    assert mean_curve_reach(curve, 198) is None
 
 
 def test_steps_to_threshold_count_unreached_runs():

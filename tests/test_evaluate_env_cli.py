@@ -8,7 +8,7 @@ import pytest
 from common.errors import UserError
 from envs.real import real_env_spec
 from experiments.cli import agent_config_overrides
-from experiments.evaluate_env import model_runs
+from experiments.evaluate_env import model_runs, summary_table
 from experiments.evaluation import CSV_COLUMNS, evaluate_runs
 from models.reward_env_nets import RewardEnvNets
 from models.synthetic_env_nets import SyntheticEnvNets
@@ -47,6 +47,10 @@ def test_trains_on_the_se_and_the_real_env_and_writes_evaluation_json(model_dir,
         assert all(1 <= r["train_episodes"] <= 3 and r["train_steps"] > 0 for r in runs)
     se, real = report["synthetic"]["summary"], report["real"]["summary"]
     assert report["step_ratio_real_over_se"] == real["median_train_steps"] / se["median_train_steps"]
+    for summary, side in ((se, "synthetic"), (real, "real")):
+        steps = [r["train_steps"] for r in report[side]["runs"]]
+        assert summary["mean_train_steps"] == pytest.approx(sum(steps) / 2)
+    assert report["mean_step_ratio_real_over_se"] == pytest.approx(real["mean_train_steps"] / se["mean_train_steps"])
     assert "SE" in completed.stdout and "real env" in completed.stdout
 
 
@@ -83,6 +87,22 @@ def test_many_models_give_one_tidy_csv_with_a_baseline(models_dir, tmp_path, run
     assert all(1 <= int(r["train_episodes"]) <= 3 and int(r["train_steps"]) > 0 for r in rows)
     assert rows[0]["seed"] == rows[2]["seed"] != rows[4]["seed"]  # common seeds across models
     assert "real env" in (out / "summary.txt").read_text()
+
+
+def test_the_summary_gives_mean_and_median_steps_per_model_and_pooled_over_the_models():
+    def row(model, run, steps, test_return):
+        return {"model": model, "env": "CartPole-v0", "agent": "ddqn", "hp_mode": "varied", "run": run,
+                "test_return": test_return, "train_steps": steps, "train_episodes": 1}
+
+    rows = [row("se_0", 0, 100, 200.0), row("se_0", 1, 300, 180.0), row("se_1", 0, 800, 100.0),
+            row("real env", 0, 5000, 195.0), row("real env", 1, 7000, 199.0)]
+    lines = {line.split()[0] if not line.startswith("all") else "all": line.split()
+             for line in summary_table(rows).splitlines()[2:]}
+    # runs, mean return, median return, mean steps, median steps, median episodes
+    assert lines["se_0"][-6:] == ["2", "190.0", "190.0", "200", "200", "1"]
+    assert lines["real"][-6:] == ["2", "197.0", "197.0", "6000", "6000", "1"]
+    assert lines["all"][:3] == ["all", "2", "models"]
+    assert lines["all"][-6:] == ["3", "160.0", "180.0", "400", "300", "1"]
 
 
 def without_wall_seconds(rows) -> list[dict]:

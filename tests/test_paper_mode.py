@@ -310,7 +310,7 @@ def test_the_default_keeps_the_slopes_in_psi_and_the_nets_bit_for_bit():
 # --- the paper's configs ------------------------------------------------------------------------
 
 def test_there_is_a_paper_config_per_figure():
-    assert {path.stem for path in PAPER_CONFIGS} >= {"cartpole_se_success", "cartpole_se_vs_real_steps",
+    assert {path.stem for path in PAPER_CONFIGS} >= {"cartpole_se_success", "cartpole_se_vs_real_steps", "cartpole_se_transfer",
                                                      "cartpole_reward_env", "cartpole_rn_comparison", "acrobot_se"}
 
 

@@ -3,7 +3,8 @@ reward, in three settings: the RNs' own agent, the same agent with varied hyperp
 transfer agent the RNs were not learned with (``compare_reward_envs`` runs each setting).
 
 Each panel: mean real-env test return against real-env training steps with a 95% t-interval over
-``--runs`` agents (the same seeds in every variant).
+``--runs`` agents (the same seeds in every variant). The printed summary gives each variant's final
+mean and the step where its mean curve first reaches the env's threshold (the paper's reading).
 """
 import types
 from pathlib import Path
@@ -13,7 +14,7 @@ from matplotlib.ticker import MaxNLocator
 
 from common.errors import UserError
 from envs.real import real_env_spec
-from experiments.curves import common_grid, learning_curve
+from experiments.curves import common_grid, learning_curve, mean_curve_reach
 from experiments.figures.common import load_models, new_figure, save, write_csv
 from experiments.reward_variants import PLAIN, RewardModel, label_models, run_seeds, train_variant, variant_config
 
@@ -54,7 +55,9 @@ def make(args, out_dir: Path) -> str:
             rows += [{"setting": title, "variant": label, "step": int(curve.steps[i]), "mean": float(curve.mean[i]),
                       "ci_low": float(curve.ci_low[i]), "ci_high": float(curve.ci_high[i]), "runs": int(curve.runs[i])}
                      for i in range(len(curve.steps))]
-            summary.append(f"{title} / {label}: final {sum(outcome['final_returns']) / len(seeds):.1f}")
+            reach = mean_curve_reach(curve, threshold)
+            summary.append(f"{title} / {label}: final {sum(outcome['final_returns']) / len(seeds):.1f}, mean at "
+                           f"{threshold:g} {'never' if reach is None else f'from step {reach}'}")
         ax.axhline(threshold, color="grey", linestyle="--", linewidth=1, label=f"threshold {threshold:g}")
         means = [r["mean"] for r in rows if r["setting"] == title and np.isfinite(r["mean"])]
         if means and np.ptp(means) > 20 * max(abs(threshold), 1):
