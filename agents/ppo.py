@@ -104,12 +104,6 @@ def gae(rewards, values, next_values, terminated, episode_end, gamma: float, lam
     return advantages
 
 
-def _rows(net: PopulationMLP, index: torch.Tensor) -> PopulationMLP:
-    """The members ``index`` of ``net``, differentiable back to ``net``'s full tensors."""
-    pick = lambda tensors: [t[index] for t in tensors]  # noqa: E731
-    return PopulationMLP(pick(net.weights), pick(net.biases), pick(net.slopes), net.activation)
-
-
 def _gather_rows(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """Rows ``index`` (P', N) of each member of ``x`` (P', T, ...) -> (P', N, ...)."""
     return x.gather(1, index.view(*index.shape, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:]))
@@ -297,7 +291,7 @@ class PPO:
         if len(members) == self.population:
             return self.actor, self.critic, self.log_std
         log_std = None if self.discrete else self.log_std[members]
-        return _rows(self.actor, members), _rows(self.critic, members), log_std
+        return self.actor.rows(members), self.critic.rows(members), log_std
 
     @torch.no_grad()
     def _targets(self, members, data) -> dict[str, torch.Tensor]:

@@ -64,12 +64,9 @@ class TD3Config(ICMOptions, AgentConfig):
                                low=0.0)
     policy_std_clip: float = option(0.25, "clip of the smoothing noise, as a fraction of the action bound",
                                     low=0.0)
-
-
-def rows(net: PopulationMLP, index: torch.Tensor) -> PopulationMLP:
-    """The members ``index`` of ``net`` as a view autograd can differentiate back to ``net``."""
-    pick = lambda tensors: [t[index] for t in tensors]  # noqa: E731
-    return PopulationMLP(pick(net.weights), pick(net.biases), pick(net.slopes), net.activation)
+    layer_norm: bool = option(
+        False, "a LayerNorm before every hidden activation but the first, one per network shared by those "
+               "places (the paper's use_layer_norm: build_nn_from_config, models/model_utils.py @ 3216697)")
 
 
 class TD3:
@@ -90,11 +87,11 @@ class TD3:
 
         self.actor = PopulationMLP.initialise([derive_seed(s, _ACTOR_ROLE) for s in seeds], spec.state_dim,
                                               self.action_size, config.hidden_size, config.hidden_layer,
-                                              config.activation).requires_grad_()
+                                              config.activation, config.layer_norm).requires_grad_()
         self.critics = PopulationMLP.initialise(
             [derive_seed(s, role) for role in (_CRITIC_1_ROLE, _CRITIC_2_ROLE) for s in seeds],
             spec.state_dim + self.action_size, 1, config.hidden_size, config.hidden_layer,
-            config.activation).requires_grad_()
+            config.activation, config.layer_norm).requires_grad_()
         self.actor_target, self.critics_target = self.actor.detached_copy(), self.critics.detached_copy()
         self.actor_optimizer = PopulationAdam(self.actor.parameters(), torch.full((population,), config.lr))
         self.critic_optimizer = PopulationAdam(self.critics.parameters(), torch.full((2 * population,), config.lr))
@@ -175,7 +172,7 @@ class TD3:
             next_q = critics_target(torch.cat([next_states, next_vectors], dim=-1).repeat(2, 1, 1)).squeeze(-1)
             target = rewards + config.gamma * (1 - dones) * torch.minimum(*next_q.chunk(2))
 
-        critics = self.critics if everyone else rows(self.critics, twin)
+        critics = self.critics if everyone else self.critics.rows(twin)
         q = critics(torch.cat([states, vectors], dim=-1).repeat(2, 1, 1)).squeeze(-1)
         critic_loss = ((q - target.repeat(2, 1)) ** 2).mean(dim=1).view(2, -1).sum(dim=0)
         grads = torch.autograd.grad(critic_loss.sum(), self.critics.parameters())
@@ -205,8 +202,8 @@ class TD3:
         everyone = len(chosen) == self.population
         # ``states`` holds the rows of ``members``; keep those of the chosen ones.
         states = states[torch.isin(members, chosen)]
-        actor = self.actor if everyone else rows(self.actor, chosen)
-        critic_1 = rows(self.critics, chosen)
+        actor = self.actor if everyone else self.actor.rows(chosen)
+        critic_1 = self.critics.rows(chosen)
         q = critic_1(torch.cat([states, self.policy_vectors(actor, states, delayed, chosen)], dim=-1))
         actor_loss = -q.mean(dim=(1, 2))
         grads = torch.autograd.grad(actor_loss.sum(), self.actor.parameters())

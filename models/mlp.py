@@ -2,8 +2,9 @@
 
 ``build_mlp`` gives ``nn.Sequential(Linear, act, Linear, act, ..., Linear)``, the layout of the
 paper's published state dicts (a PReLU adds ``.<i>.weight`` with one parameter). Since dee1e90 the
-paper's build_nn_from_config (models/model_utils.py @ 3216697) puts an nn.Identity norm before each
-activation after the first, which shifts the later indices of networks with 2+ hidden layers.
+paper's build_nn_from_config (models/model_utils.py @ 3216697) puts a norm before each activation
+after the first, which shifts the later indices of networks with 2+ hidden layers: nn.Identity, or
+with ``use_layer_norm`` one nn.LayerNorm instance that all those places share (``layer_norm``).
 ``PopulationMLP`` holds the same networks for P members with a leading population dimension and
 runs one batched matmul per layer for all of them.
 """
@@ -67,12 +68,16 @@ def _product_and_sum(b: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch
     return (x.transpose(1, 2) * w).sum(dim=1, keepdim=True) + b
 
 
-def build_mlp(input_dim: int, output_dim: int, hidden_size: int, hidden_layer: int, activation: str) -> nn.Sequential:
-    """The paper's MLP: ``hidden_layer`` hidden layers of ``hidden_size`` units."""
+def build_mlp(input_dim: int, output_dim: int, hidden_size: int, hidden_layer: int, activation: str,
+              layer_norm: bool = False) -> nn.Sequential:
+    """The paper's MLP: ``hidden_layer`` hidden layers of ``hidden_size`` units; with
+    ``layer_norm`` its one shared LayerNorm before every activation but the first."""
     make_activation = {"tanh": nn.Tanh, "relu": nn.ReLU, "leakyrelu": nn.LeakyReLU, "prelu": nn.PReLU}[activation]
+    norm = nn.LayerNorm(hidden_size) if layer_norm else None
     layers, width = [], input_dim
-    for _ in range(hidden_layer):
-        layers += [nn.Linear(width, hidden_size), make_activation()]
+    for layer in range(hidden_layer):
+        layers += [nn.Linear(width, hidden_size)] + ([norm] if norm is not None and layer > 0 else [])
+        layers.append(make_activation())
         width = hidden_size
     layers.append(nn.Linear(width, output_dim))
     return nn.Sequential(*layers)
@@ -82,15 +87,20 @@ class PopulationMLP:
     """P MLPs of one architecture as stacked tensors.
 
     Weights are stored ``(P, in, out)`` so a layer is one ``baddbmm`` over inputs ``(P, N, in)``;
-    biases ``(P, 1, out)``; a PReLU slope ``(P, 1, 1)`` per hidden layer.
+    biases ``(P, 1, out)``; a PReLU slope ``(P, 1, 1)`` per hidden layer. ``norm`` is empty, or the
+    gain and bias ``(P, 1, hidden)`` of the one LayerNorm that every hidden layer after the first
+    applies before its activation (the paper's ``use_layer_norm``, one module in several places).
     """
 
-    def __init__(self, weights, biases, slopes, activation: str):
+    def __init__(self, weights, biases, slopes, activation: str, norm=()):
         self.weights, self.biases, self.slopes, self.activation = weights, biases, slopes, activation
+        self.norm = list(norm)
 
     @classmethod
-    def initialise(cls, seeds, input_dim, output_dim, hidden_size, hidden_layer, activation) -> "PopulationMLP":
-        """nn.Linear's default init, drawn per member from its own seed."""
+    def initialise(cls, seeds, input_dim, output_dim, hidden_size, hidden_layer, activation,
+                   layer_norm: bool = False) -> "PopulationMLP":
+        """nn.Linear's default init, drawn per member from its own seed; a LayerNorm starts as
+        nn.LayerNorm does (gain 1, bias 0) and draws nothing, so the weights are the same either way."""
         dims = [input_dim] + [hidden_size] * hidden_layer + [output_dim]
         weights = [torch.empty(len(seeds), i, o) for i, o in zip(dims[:-1], dims[1:])]
         biases = [torch.empty(len(seeds), 1, o) for o in dims[1:]]
@@ -101,14 +111,15 @@ class PopulationMLP:
                 w[member] = (torch.rand(w.shape[1:], generator=generator) * 2 - 1) * bound
                 b[member] = (torch.rand(b.shape[1:], generator=generator) * 2 - 1) * bound
         slopes = [torch.full((len(seeds), 1, 1), 0.25) for _ in range(hidden_layer)] if activation == "prelu" else []
-        return cls(weights, biases, slopes, activation)
+        norm = [torch.ones(len(seeds), 1, hidden_size), torch.zeros(len(seeds), 1, hidden_size)]
+        return cls(weights, biases, slopes, activation, norm if layer_norm and hidden_layer > 1 else ())
 
     @property
     def population(self) -> int:
         return self.weights[0].shape[0]
 
     def parameters(self) -> list[torch.Tensor]:
-        return [*self.weights, *self.biases, *self.slopes]
+        return [*self.weights, *self.biases, *self.slopes, *self.norm]
 
     def requires_grad_(self) -> "PopulationMLP":
         """Let autograd compute ``parameters()`` gradients (agents without a hand-written backward)."""
@@ -133,6 +144,9 @@ class PopulationMLP:
         last = len(self.weights) - 1
         for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
             z = torch.baddbmm(b, x, w) if w.shape[2] > 1 and x.shape[1] > 1 else _product_and_sum(b, x, w)
+            if self.norm and 0 < layer < last:
+                gain, shift = self.norm
+                z = torch.addcmul(shift, nn.functional.layer_norm(z, z.shape[-1:]), gain)
             cache.append((x, z))  # tanh and (leaky) ReLU overwrite z; their backward needs only the activation
             x = self._activate(z, layer) if layer < last else z
         return x, cache
@@ -142,8 +156,10 @@ class PopulationMLP:
 
         Written out instead of autograd because the batched DDQN update is the hot loop of NES,
         and this is about twice as fast; ``rows`` lets a forward over [states, next states]
-        back-propagate through the states only.
+        back-propagate through the states only. Networks with a LayerNorm train with autograd.
         """
+        if self.norm:
+            raise NotImplementedError("the hand-written backward has no LayerNorm: use autograd (requires_grad_)")
         grads_w, grads_b, grads_slope = [], [], []
         delta = grad_out
         for layer in range(len(self.weights) - 1, -1, -1):
@@ -176,14 +192,21 @@ class PopulationMLP:
 
 
     def detached_copy(self) -> "PopulationMLP":
-        return PopulationMLP([w.detach().clone() for w in self.weights], [b.detach().clone() for b in self.biases],
-                             [s.detach().clone() for s in self.slopes], self.activation)
+        copy = lambda ts: [t.detach().clone() for t in ts]  # noqa: E731
+        return PopulationMLP(copy(self.weights), copy(self.biases), copy(self.slopes), self.activation, copy(self.norm))
 
     def select(self, members) -> "PopulationMLP":
         """The sub-population ``members`` (a list or index tensor), as copies."""
         index = torch.as_tensor(members, dtype=torch.long)
         pick = lambda ts: [t.detach().index_select(0, index) for t in ts]  # noqa: E731
-        return PopulationMLP(pick(self.weights), pick(self.biases), pick(self.slopes), self.activation)
+        return PopulationMLP(pick(self.weights), pick(self.biases), pick(self.slopes), self.activation,
+                             pick(self.norm))
+
+    def rows(self, index: torch.Tensor) -> "PopulationMLP":
+        """The members ``index`` as a view autograd can differentiate back to these parameters."""
+        pick = lambda ts: [t[index] for t in ts]  # noqa: E731
+        return PopulationMLP(pick(self.weights), pick(self.biases), pick(self.slopes), self.activation,
+                             pick(self.norm))
 
     # --- flat vectors: NES works on one vector psi per member --------------------------------
     # ``include_slopes=False`` leaves the PReLU slopes out of the vector (and untouched by
@@ -193,6 +216,8 @@ class PopulationMLP:
         order = []
         for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
             order += [w.transpose(1, 2), b]
+            if layer == 1:
+                order += self.norm  # the shared LayerNorm's one place in the state dict's parameters
             if include_slopes and layer < len(self.slopes):
                 order.append(self.slopes[layer])
         return order
@@ -217,6 +242,9 @@ class PopulationMLP:
             offset += out_in
             b.data.copy_(flat[:, offset:offset + b.shape[2]].reshape(b.shape))
             offset += b.shape[2]
+            for norm_part in self.norm if layer == 1 else ():
+                norm_part.data.copy_(flat[:, offset:offset + norm_part.shape[2]].reshape(norm_part.shape))
+                offset += norm_part.shape[2]
             if include_slopes and layer < len(self.slopes):
                 self.slopes[layer].data.copy_(flat[:, offset:offset + 1].reshape(-1, 1, 1))
                 offset += 1
@@ -224,15 +252,17 @@ class PopulationMLP:
     # --- single-member nn.Sequential views (the paper's state-dict layout) -------------------
     def member_module(self, member: int) -> nn.Sequential:
         dims = [self.weights[0].shape[1]] + [w.shape[2] for w in self.weights]
-        module = build_mlp(dims[0], dims[-1], dims[1] if len(dims) > 2 else 1, len(dims) - 2, self.activation)
+        module = build_mlp(dims[0], dims[-1], dims[1] if len(dims) > 2 else 1, len(dims) - 2, self.activation,
+                           layer_norm=bool(self.norm))
         torch.nn.utils.vector_to_parameters(self.to_flat()[member], module.parameters())
         return module
 
     @classmethod
     def from_modules(cls, modules: list[nn.Sequential], activation: str) -> "PopulationMLP":
         linears = [[m for m in module if isinstance(m, nn.Linear)] for module in modules]
+        layer_norm = any(isinstance(m, nn.LayerNorm) for m in modules[0])
         template = cls.initialise([0] * len(modules), linears[0][0].in_features, linears[0][-1].out_features,
-                                  linears[0][0].out_features, len(linears[0]) - 1, activation)
+                                  linears[0][0].out_features, len(linears[0]) - 1, activation, layer_norm)
         flat = torch.stack([torch.nn.utils.parameters_to_vector(m.parameters()).detach() for m in modules])
         template.load_flat(flat)
         return template

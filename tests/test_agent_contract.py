@@ -89,7 +89,9 @@ def first_train_env(env_id: str) -> str:
 
 ALONE_CASES = ([(name, env, train_env, "plain") for name, env in CASES for train_env in TRAIN_ENVS[env]]
                + [(name, env, first_train_env(env), "icm") for name, env in CASES if has_field(name, "icm")]
-               + [(name, env, first_train_env(env), "vary_hp") for name, env in CASES])
+               + [(name, env, first_train_env(env), "vary_hp") for name, env in CASES]
+               + [(name, env, first_train_env(env), "layer_norm") for name, env in CASES
+                  if has_field(name, "layer_norm")])
 
 
 # --------------------------------------------------------------------------- training
@@ -100,6 +102,7 @@ def small_config(name: str, env_id: str, train_env: str, variant: str = "plain")
     settings = SMALL | {"train_episodes": TRAIN_ENVS[env_id][train_env]}
     settings |= {"icm": True} if variant == "icm" else {}
     settings |= {"vary_hp": True} if variant == "vary_hp" else {}
+    settings |= {"layer_norm": True, "hidden_layer": 2} if variant == "layer_norm" else {}
     return dataclasses.replace(config, **{k: v for k, v in settings.items() if k in fields})
 
 
@@ -261,6 +264,9 @@ def test_a_member_trains_the_same_alone_as_in_a_population(name, env_id, train_e
     assert not together[1].failed.any()
     if variant == "icm":
         assert together[0].icm is not None
+    if variant == "layer_norm":
+        assert together[0].actor.norm and together[0].critics.norm
+        assert not torch.equal(together[0].critics.norm[0], torch.ones_like(together[0].critics.norm[0])), "it learns"
     if variant == "vary_hp":
         assert isinstance(together[0], VariedAgent) and len(together[0].groups) == len(SEEDS), "one config each"
         assert together[0].member_configs[MEMBER] == alone[0].member_configs[0]

@@ -174,3 +174,56 @@ def test_hand_written_backward_equals_autograd_of_the_member_modules(activation,
     as_population = PopulationMLP(grads[:layers], grads[layers:2 * layers], grads[2 * layers:], activation)
     torch.testing.assert_close(as_population.to_flat(), member_autograd_gradients(population, x, grad_out),
                                rtol=1e-4, atol=1e-5)
+
+
+# --- the paper's use_layer_norm: one LayerNorm, shared by every hidden layer after the first ------
+
+def layer_norm_population(hidden_layer: int, activation: str = "tanh") -> PopulationMLP:
+    population = PopulationMLP.initialise(SEEDS, IN, OUT, HIDDEN, hidden_layer, activation, layer_norm=True)
+    gain, shift = population.norm
+    gain.copy_(torch.rand(gain.shape, generator=torch.Generator().manual_seed(1)) + 0.5)  # not the identity
+    shift.copy_(torch.randn(shift.shape, generator=torch.Generator().manual_seed(2)))
+    return population
+
+
+def test_build_mlp_puts_one_shared_layer_norm_before_every_activation_but_the_first():
+    module = build_mlp(IN, OUT, HIDDEN, 3, "tanh", layer_norm=True)
+    norms = [m for m in module if isinstance(m, nn.LayerNorm)]
+    assert [type(m).__name__ for m in module] == ["Linear", "Tanh", "Linear", "LayerNorm", "Tanh", "Linear",
+                                                  "LayerNorm", "Tanh", "Linear"]
+    assert len(norms) == 2 and norms[0] is norms[1]
+    assert not any(isinstance(m, nn.LayerNorm) for m in build_mlp(IN, OUT, HIDDEN, 1, "tanh", layer_norm=True))
+
+
+@pytest.mark.parametrize("hidden_layer", [2, 3])
+def test_a_layer_norm_population_equals_its_member_modules_and_round_trips(hidden_layer):
+    population = layer_norm_population(hidden_layer)
+    x = inputs(len(SEEDS))
+    out = population(x)
+    for member in range(len(SEEDS)):
+        module = population.member_module(member)
+        norm = next(m for m in module if isinstance(m, nn.LayerNorm))
+        torch.testing.assert_close(norm.weight, population.norm[0][member, 0])
+        torch.testing.assert_close(out[member], module(x[member]), rtol=0, atol=1e-5)
+    rebuilt = PopulationMLP.from_modules([population.member_module(m) for m in range(len(SEEDS))], "tanh")
+    assert torch.equal(rebuilt.to_flat(), population.to_flat())
+    assert population.flat_size() == sum(p.numel() for p in population.member_module(0).parameters())
+
+
+def test_a_layer_norm_leaves_the_initial_weights_and_a_one_layer_network_as_they_were():
+    plain = PopulationMLP.initialise(SEEDS, IN, OUT, HIDDEN, 2, "tanh")
+    normed = PopulationMLP.initialise(SEEDS, IN, OUT, HIDDEN, 2, "tanh", layer_norm=True)
+    assert all(torch.equal(a, b) for a, b in zip(plain.weights + plain.biases, normed.weights + normed.biases))
+    assert [n.unique().tolist() for n in normed.norm] == [[1.0], [0.0]]  # nn.LayerNorm's start
+    assert PopulationMLP.initialise(SEEDS, IN, OUT, HIDDEN, 1, "tanh", layer_norm=True).norm == []
+
+
+def test_autograd_reaches_the_layer_norm_and_the_hand_written_backward_refuses_it():
+    population = layer_norm_population(2).requires_grad_()
+    out, cache = population.forward(inputs(len(SEEDS)))
+    grads = torch.autograd.grad(out.square().sum(), population.parameters())
+    assert len(grads) == len(population.parameters()) and grads[-2].abs().sum() > 0 and grads[-1].abs().sum() > 0
+    member = population.rows(torch.tensor([1]))
+    torch.testing.assert_close(member(inputs(len(SEEDS))[1:2]), out[1:2])
+    with pytest.raises(NotImplementedError, match="LayerNorm"):
+        population.backward(cache, torch.ones_like(out), out.shape[1])
