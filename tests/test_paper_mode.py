@@ -339,6 +339,7 @@ BAD_VALUES = {
     "protocol.test_init_episodes=2": "must be bool",
     "nes.worst_score_on_timeout=sometimes": "must be bool",
     "nes.evolve_prelu_slopes=0": "must be bool",
+    "agents.td3_discrete.layer_norm=sometimes": "must be bool",
 }
 
 
