@@ -78,6 +78,7 @@ def _train_and_test(job: tuple) -> dict:
     import gymnasium as gym
     from stable_baselines3 import DQN, PPO
     from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.logger import Logger
 
     from nes.gym_registration import SYNTHETIC_ID, register_envs
 
@@ -92,6 +93,9 @@ def _train_and_test(job: tuple) -> dict:
     start = time.monotonic()
     se = make_vec_env(lambda: gym.make(SYNTHETIC_ID, model=path), n_envs=n_envs, seed=seed)
     agent = {"dqn": DQN, "ppo": PPO}[algorithm]("MlpPolicy", se, seed=seed, device="cpu", verbose=0, **hyperparameters)
+    # Without a logger of its own, learn() makes SB3's default one, which leaves an empty
+    # <tmp>/SB3-<time> folder behind on every training.
+    agent.set_logger(Logger(folder=None, output_formats=[]))
     agent.learn(total_timesteps=max(rollout, steps // rollout * rollout))
     episodes = sum(len(rewards) for rewards in se.env_method("get_episode_rewards"))
     test_return = real_env_return(agent, env_id, seed)
