@@ -11,16 +11,15 @@ reward) and ``ICM`` (the real reward plus the agent's curiosity reward; DDQN, Du
 and PPO). The agent's hyperparameters come from each RN file's config (its section of the agent
 given with ``--agent``), then ``--agent-config`` (that section of another file, e.g. the paper's
 comparison agent in default_config/paper/) and ``--set``; the plain and ICM variants use the first
-model's. Every variant uses the
-same seeds. Agents are tested on the real env after every episode and go on to the step budget
-or their episode cap (no stop when solved).
+model's. Every variant uses the same seeds. Agents are tested on the real env after every episode
+and go on to the step budget or their episode cap (no stop when solved).
 
 Writes (the last printed line is the output directory): curves.csv (variant, step, mean,
 ci_low, ci_high, runs), curves.png and curves.pdf (mean test return against real-env training
 steps with a 95% t-interval), points.csv (every test of every run), table.txt and table.json
-(steps to the threshold, the env's unless ``--threshold`` names one, share reaching it, the step where
-the mean curve first reaches it, as the paper reads its comparison, final test return, the step ratio plain /
-variant).
+(steps to the threshold, the env's unless ``--threshold`` names one; share reaching it; the step
+where the mean curve first reaches it, as the paper reads its comparison; final test return; the
+step ratio plain / variant).
 """
 import csv
 import json
