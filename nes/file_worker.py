@@ -158,6 +158,9 @@ class FileWorker:
         finally:
             signal.signal(signal.SIGTERM, previous)
             heartbeat.stop()
+            # No thread of ours may outlive the loop: a daemon thread still running when the
+            # interpreter shuts down is stopped mid-call, which can abort the process.
+            heartbeat.join(timeout=REGISTRATION_BEAT)
             for claim in self.held:
                 release_claim(claim.path, claim.fd)
             self.held = []
