@@ -15,7 +15,6 @@ import torch
 from common.errors import UserError
 from common.schema import option
 from envs.real import RealEnvSpec
-from models.mlp import PopulationMLP
 
 
 @dataclass
@@ -78,11 +77,10 @@ def require_action_space(agent_name: str, spec: RealEnvSpec, *, discrete: bool) 
 
 
 @torch.no_grad()
-def soft_update(target: PopulationMLP, online: PopulationMLP, tau: float, active: torch.Tensor) -> None:
-    """target <- target + tau * (online - target) for the ``active`` rows."""
-    for t, o in zip(target.parameters(), online.parameters()):
-        if active.all():
-            t.lerp_(o, tau)
-        else:
-            mask = active.view((-1,) + (1,) * (t.dim() - 1))
-            t.copy_(torch.where(mask, torch.lerp(t, o, tau), t))
+def soft_update(target: torch.Tensor, online: torch.Tensor, tau: float, active: torch.Tensor) -> None:
+    """target <- target + tau * (online - target) for the ``active`` rows of two networks' (P, N)
+    parameter tensors (``models.flat_params``): one lerp for a whole network."""
+    if active.all():
+        target.lerp_(online, tau)
+    else:
+        target.copy_(torch.where(active[:, None], torch.lerp(target, online, tau), target))

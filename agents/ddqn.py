@@ -20,6 +20,7 @@ from common.rng import MemberStreams
 from common.schema import ACTIVATIONS, option
 from envs.real import RealEnvSpec
 from models.adam import PopulationAdam
+from models.flat_params import into_one_tensor
 from models.mlp import PopulationMLP
 
 
@@ -53,11 +54,13 @@ class DDQN:
         self.check_spec(spec)
         self.config, self.spec = config, spec
         self.population = len(seeds)
-        self.num_actions = spec.action_dim
+        self.action_counts = torch.full((self.population,), spec.action_dim)
         self.rng = MemberStreams(seeds)
         self.q = self._make_q_network(config, spec, seeds)
         self.q_target = self.q.detached_copy()
         self.optimizer = PopulationAdam(self.q.parameters(), torch.full((self.population,), config.lr))
+        # The target network in one (P, N) tensor too (Adam re-homes the online one): a soft update is one lerp.
+        self.q_target_params = into_one_tensor(self.q_target.parameters())
         self.replay = PopulationReplay(self.population, config.rb_size, spec.state_dim)
         self.epsilon = torch.full((self.population,), config.eps_init)
         self.gamma, self.tau = config.gamma, config.tau
@@ -79,7 +82,9 @@ class DDQN:
         """Epsilon-greedy actions (P, B); only ``active`` members draw random numbers."""
         batch = obs.shape[1]
         explore = self.rng.uniform(batch, active) < self.epsilon[:, None]
-        random_actions = self.rng.integers(torch.full((self.population,), self.num_actions), batch, active)
+        random_actions = self.rng.integers(self.action_counts, batch, active)
+        if explore.all():   # no greedy action would be used (often so for a population of one)
+            return random_actions
         return torch.where(explore, random_actions, self.greedy(obs))
 
     def observe(self, active, states, actions, rewards, next_states, terminated, done_values=None) -> None:
@@ -108,7 +113,7 @@ class DDQN:
         if not everyone:
             grads = [torch.zeros_like(p).index_copy_(0, members, g) for p, g in zip(self.q.parameters(), grads)]
         self.optimizer.step(grads, active & finite)
-        soft_update(self.q_target, self.q, self.tau, active & finite)
+        soft_update(self.q_target_params, self.optimizer.flat, self.tau, active & finite)
         nonfinite = active & ~finite
         if self.icm is not None:
             nonfinite |= icm_nonfinite

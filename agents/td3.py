@@ -33,6 +33,7 @@ from common.rng import MemberStreams, derive_seed
 from common.schema import ACTIVATIONS, option
 from envs.real import RealEnvSpec
 from models.adam import PopulationAdam
+from models.flat_params import into_one_tensor
 from models.mlp import PopulationMLP
 
 # Roles that keep each network's initial weights apart from the member's other random streams.
@@ -95,6 +96,9 @@ class TD3:
         self.actor_target, self.critics_target = self.actor.detached_copy(), self.critics.detached_copy()
         self.actor_optimizer = PopulationAdam(self.actor.parameters(), torch.full((population,), config.lr))
         self.critic_optimizer = PopulationAdam(self.critics.parameters(), torch.full((2 * population,), config.lr))
+        # The targets in one (P, N) tensor each too (Adam re-homes the online networks): a soft update is one lerp.
+        self.actor_target_params = into_one_tensor(self.actor_target.parameters())
+        self.critics_target_params = into_one_tensor(self.critics_target.parameters())
         self.replay = PopulationReplay(population, config.rb_size, spec.state_dim, self.action_size)
         self.episodes = torch.zeros(population, dtype=torch.long)
         self.updates = torch.zeros(population, dtype=torch.long)
@@ -211,8 +215,8 @@ class TD3:
         finite[chosen] = torch.isfinite(actor_loss)
         moving = delayed & finite
         self.actor_optimizer.step(grads, moving)
-        soft_update(self.actor_target, self.actor, self.config.tau, moving)
-        soft_update(self.critics_target, self.critics, self.config.tau, moving.repeat(2))
+        soft_update(self.actor_target_params, self.actor_optimizer.flat, self.config.tau, moving)
+        soft_update(self.critics_target_params, self.critic_optimizer.flat, self.config.tau, moving.repeat(2))
         return finite
 
     def end_episode(self, active: torch.Tensor) -> None:

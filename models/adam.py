@@ -1,6 +1,8 @@
 """Adam for a population: per-member learning rates, step counts and an active mask."""
 import torch
 
+from models.flat_params import into_one_tensor
+
 
 class PopulationAdam:
     """Adam over tensors whose first dimension is the population; members not ``active`` stay frozen.
@@ -8,14 +10,16 @@ class PopulationAdam:
     A frozen member's parameters, moments and step count are untouched, so its trajectory is the
     one it would have had alone.
 
-    The moments live in one (P, N) tensor each, and a step concatenates the gradients and
-    parameters into that layout: about a dozen operations on one tensor instead of a dozen per
-    parameter tensor. For a population of one, where every operation's fixed cost dominates, this
-    made the step about 3x cheaper. ``exp_avg`` and ``exp_avg_sq`` are per-parameter views.
+    The parameters are re-homed into one (P, N) tensor (``models.flat_params``), the moments live
+    in one each, and a step concatenates the gradients into that layout: about a dozen operations
+    on one tensor instead of a dozen per parameter tensor, updating the parameters in place. For a
+    population of one, where every operation's fixed cost dominates, this matters most.
+    ``exp_avg`` and ``exp_avg_sq`` are per-parameter views.
     """
 
     def __init__(self, params: list[torch.Tensor], lr: torch.Tensor, betas=(0.9, 0.999), eps: float = 1e-8):
         self.params = params
+        self.flat = into_one_tensor(params)
         self.population = lr.shape[0]
         self.lr = lr.to(torch.float32)
         self.beta1, self.beta2, self.eps = betas[0], betas[1], eps
@@ -42,24 +46,33 @@ class PopulationAdam:
 
     @torch.no_grad()
     def step(self, grads: list[torch.Tensor], active: torch.Tensor) -> None:
-        self.steps += active.to(self.steps.dtype)
-        self.beta1_power = torch.where(active, self.beta1_power * self.beta1, self.beta1_power)
-        self.beta2_power = torch.where(active, self.beta2_power * self.beta2, self.beta2_power)
+        everyone = bool(active.all())
+        self.steps += active
+        if everyone:
+            self.beta1_power.mul_(self.beta1)
+            self.beta2_power.mul_(self.beta2)
+        else:
+            self.beta1_power = torch.where(active, self.beta1_power * self.beta1, self.beta1_power)
+            self.beta2_power = torch.where(active, self.beta2_power * self.beta2, self.beta2_power)
         # As torch.optim.Adam: the corrections in double precision, applied in float32. A member
         # that never stepped takes step one's (it is masked out below; this keeps its values finite).
         bias1 = 1 - self.beta1_power.clamp(max=self.beta1)
         bias2 = 1 - self.beta2_power.clamp(max=self.beta2)
         step_sizes = (self.lr.double() / bias1).float()[:, None]
         bias2_roots = bias2.sqrt().float()[:, None]
-        g, p, m, v = self._flat(grads), self._flat(self.params), self._exp_avg, self._exp_avg_sq
+        g, p, m, v = self._flat(grads), self.flat, self._exp_avg, self._exp_avg_sq
+        if everyone:
+            # The same arithmetic as below, in place.
+            m.lerp_(g, 1 - self.beta1)
+            v.mul_(self.beta2).add_((1 - self.beta2) * g * g)
+            denom = (v.sqrt() / bias2_roots).add_(self.eps)
+            p.sub_((step_sizes * m).div_(denom))
+            return
         new_m = torch.lerp(m, g, 1 - self.beta1)
         new_v = v * self.beta2 + (1 - self.beta2) * g * g
         denom = (new_v.sqrt() / bias2_roots).add_(self.eps)
         new_p = p - step_sizes * new_m / denom
-        if not bool(active.all()):   # frozen members keep their old values
-            mask = active[:, None]
-            new_m, new_v, new_p = torch.where(mask, new_m, m), torch.where(mask, new_v, v), torch.where(mask, new_p, p)
-        m.copy_(new_m)
-        v.copy_(new_v)
-        for param, new in zip(self.params, self._per_parameter(new_p)):
-            param.copy_(new)
+        mask = active[:, None]   # frozen members keep their old values
+        m.copy_(torch.where(mask, new_m, m))
+        v.copy_(torch.where(mask, new_v, v))
+        p.copy_(torch.where(mask, new_p, p))
