@@ -22,20 +22,29 @@ class PopulationReplay:
         self.position = torch.zeros(population, dtype=torch.long)
         self.size = torch.zeros(population, dtype=torch.long)
         self._members = torch.arange(population)
+        # An upper bound of position.max() kept in Python: the buffer grows without reading a tensor.
+        self._most_added = 0
 
     def _grow_if_full(self) -> None:
         allocated = self.rows.shape[1]
-        if allocated < self.capacity and int(self.position.max()) >= allocated:
+        if allocated < self.capacity and self._most_added >= allocated:
             extra = min(allocated, self.capacity - allocated)
             self.rows = torch.cat([self.rows, torch.zeros(self.population, extra, self.width)], dim=1)
 
     def add(self, active: torch.Tensor, states, actions, rewards, next_states, dones) -> None:
         """Append one transition (leading dim P) for every ``active`` member."""
         self._grow_if_full()
-        packed = torch.cat([states, actions.reshape(self.population, -1).to(states.dtype), rewards[:, None],
-                            next_states, dones[:, None].to(states.dtype)], dim=1)
+        self._most_added = min(self._most_added + 1, self.capacity)
+        # cat promotes the integer actions and boolean dones to the states' float type.
+        packed = torch.cat([states, actions.reshape(self.population, -1), rewards[:, None], next_states,
+                            dones[:, None]], dim=1)
+        if bool(active.all()):
+            self.rows[self._members, self.position] = packed
+            self.position.add_(1).remainder_(self.capacity)
+            self.size.add_(1).clamp_(max=self.capacity)
+            return
         # Index tensors, not the bool mask: every boolean index would search the mask again.
-        members = self._members if bool(active.all()) else torch.nonzero(active).flatten()
+        members = torch.nonzero(active).flatten()
         slots = self.position.index_select(0, members)
         self.rows[members, slots] = packed.index_select(0, members)
         self.position.index_copy_(0, members, (slots + 1) % self.capacity)

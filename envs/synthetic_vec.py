@@ -54,15 +54,11 @@ class SyntheticVecEnv:
             next_states, rewards, terminated = self._step_raw(actions, active)
         else:
             next_states, rewards, terminated = self.nets(actions, self.states)
-        bad = ~(torch.isfinite(next_states).all(dim=-1) & torch.isfinite(rewards))
-        bad_members = bad.any(dim=1) & active
-        if bad_members.any():
-            self.nonfinite |= bad_members
-            next_states = torch.nan_to_num(next_states, nan=0.0, posinf=0.0, neginf=0.0)
-            rewards = torch.nan_to_num(rewards, nan=0.0, posinf=0.0, neginf=0.0)
+        if not (bool(torch.isfinite(next_states).all()) and bool(torch.isfinite(rewards).all())):
+            next_states, rewards = self._flag_nonfinite(next_states, rewards, active)
         next_states = self.clip(next_states)
         keep = active[:, None]
-        self.elapsed += keep.long()
+        self.elapsed += keep
         truncated = (self.elapsed >= self.spec.max_steps) & ~terminated & keep
         terminated = terminated & keep
         final_obs = torch.where(keep[..., None], next_states, self.states)
@@ -70,6 +66,17 @@ class SyntheticVecEnv:
         if self.autoreset:
             self._restart_ended(terminated | truncated)
         return self.states.clone(), torch.where(keep, rewards, 0.0), terminated, truncated, final_obs
+
+    def _flag_nonfinite(self, next_states: torch.Tensor, rewards: torch.Tensor, active: torch.Tensor):
+        """Flag the active members with a NaN or inf output; zeros replace those values. (An inactive
+        member's outputs are discarded by ``step`` whatever they are.)"""
+        bad = ~(torch.isfinite(next_states).all(dim=-1) & torch.isfinite(rewards))
+        bad_members = bad.any(dim=1) & active
+        if not bad_members.any():
+            return next_states, rewards
+        self.nonfinite |= bad_members
+        return (torch.nan_to_num(next_states, nan=0.0, posinf=0.0, neginf=0.0),
+                torch.nan_to_num(rewards, nan=0.0, posinf=0.0, neginf=0.0))
 
     def _step_raw(self, actions: torch.Tensor, active: torch.Tensor):
         """The nets' step with ``done_values`` recorded; a non-finite done output flags its member
@@ -83,6 +90,8 @@ class SyntheticVecEnv:
         return next_states, rewards, raw > 0.5
 
     def _restart_ended(self, ended: torch.Tensor) -> None:
+        if not ended.any():
+            return
         for member in torch.nonzero(ended.any(dim=1)).flatten().tolist():
             slots = torch.nonzero(ended[member]).flatten()
             fresh = self.sampler.sample([member], len(slots))[0]
