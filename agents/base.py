@@ -38,6 +38,8 @@ class PopulationAgent(Protocol):
     ``observe``, then ``learn`` once the member is past its init episodes; ``end_episode`` after
     each episode; ``greedy`` in real-env tests.
 
+    An agent that learns in ``end_episode`` sets ``updates_at_episode_end = True``, so its members
+    end episodes together and share each update (the others play their episodes independently).
     A class also carries ``name`` (its key in configs), ``title`` (one line for ``--help``),
     ``Config`` (its hyperparameter dataclass) and ``check_spec(spec)``, which raises a
     ``UserError`` for an env it cannot act in. Construction: ``Agent(config, spec, seeds)``.

@@ -117,6 +117,9 @@ def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class PPO:
     name, title = "ppo", "PPO (clipped surrogate, GAE; discrete or continuous actions)"
     Config = PPOConfig
+    # Its update runs in end_episode: members end their episodes together, so one batched update
+    # serves them all (``agents.training``).
+    updates_at_episode_end = True
 
     @classmethod
     def check_spec(cls, spec: RealEnvSpec) -> None:

@@ -1,14 +1,17 @@
 """The inner-loop training protocol, shared by all agents.
 
-Members train in episode lockstep: every still-training member plays one episode (members whose
-episode ended wait, masked, until the slowest one finishes), then all are tested on the real env
-together. A member's own trajectory is untouched by the waiting, so it is the one it would have
-had alone. A member stops when it is solved on the real env (its last test, or the mean of its
-last ``solved_window`` tests, reaches the threshold), when its SE return plateaus
-(``early_out_*``), when its own real-env training returns reach the solved threshold
-(``real_early_out``), when its episodes run out, when its SE or loss turns NaN, or at the deadline;
-it is then scored by its mean real-env test return: the test after its last episode if it had
-one, else (and always with ``score_with_fresh_test``) a new test.
+Each member plays its own episodes: when one ends, its end-of-episode work runs and it starts the
+next at once, while the others play on (no member waits for the slowest episode). Two things
+make members wait for each other: a real-env test, which runs for every member due one together
+once no member is mid-episode, and an agent that updates in ``end_episode`` (PPO, marked
+``updates_at_episode_end``), whose members end episodes together so one batched update serves all.
+A member's own trajectory is untouched by the waiting and by the order in which members play, so
+it is the one it would have had alone. A member stops when it is solved on the real env (its last
+test, or the mean of its last ``solved_window`` tests, reaches the threshold), when its SE return
+plateaus (``early_out_*``), when its own real-env training returns reach the solved threshold
+(``real_early_out``), when its episodes run out, when its SE or loss turns NaN, or at the
+deadline; it is then scored by its mean real-env test return: the test after its last episode if
+it had one, else (and always with ``score_with_fresh_test``) a new test.
 """
 import logging
 import math
@@ -36,10 +39,10 @@ class TrainingResult:
 
 @dataclass(frozen=True)
 class EpisodeReport:
-    """What ``on_episode`` hears after each lockstep episode (tensors of shape (P,))."""
+    """What ``on_episode`` hears whenever members end episodes (tensors of shape (P,))."""
 
-    episode: int
-    trained: torch.Tensor        # members that played this episode
+    episode: torch.Tensor        # the index of the episode each ``trained`` member just ended
+    trained: torch.Tensor        # members that ended an episode
     returns: torch.Tensor        # their training returns (0 elsewhere)
     steps: torch.Tensor          # training steps so far, per member
     tested: torch.Tensor         # members tested on the real env after this episode
@@ -74,77 +77,152 @@ def train_population(agent, train_env, test_env, agent_config, protocol, *,
                      on_synthetic: bool, deadline: float = math.inf, on_episode=None) -> TrainingResult:
     """Train ``agent`` (P members) on ``train_env`` and score it on ``test_env`` (a ``RealVecEnv``).
 
-    ``on_episode(EpisodeReport)``, if given, is called after every lockstep episode (progress bars,
-    per-episode metrics).
+    ``on_episode(EpisodeReport)``, if given, is called whenever members have ended episodes
+    (progress bars, per-episode metrics).
     """
-    population = agent.population
-    solved_reward = test_env.spec.solved_reward
-    training = torch.ones(population, dtype=torch.bool)
-    solved = torch.zeros(population, dtype=torch.bool)
-    failed = torch.zeros(population, dtype=torch.bool)
-    timed_out = torch.zeros(population, dtype=torch.bool)
-    steps = torch.zeros(population, dtype=torch.long)
-    episodes = torch.zeros(population, dtype=torch.long)
-    history: list[list[float]] = [[] for _ in range(population)]
-    test_history: list[list[float]] = [[] for _ in range(population)]
-    last_test = torch.full((population,), float("nan"), dtype=torch.float64)
-    tested_after_last_episode = torch.zeros(population, dtype=torch.bool)
+    run = _PopulationRun(agent, train_env, test_env, agent_config, protocol, on_synthetic, deadline, on_episode)
+    run.play()
+    return run.result()
 
-    for episode in range(agent_config.train_episodes):
-        if not training.any():
-            break
-        if time.monotonic() > deadline:
-            timed_out |= training
-            break
-        episode_return = _play_episode(agent, train_env, training, steps, learn=episode > agent_config.init_episodes,
-                                       repeat=agent_config.same_action_num,
-                                       truncation_is_terminal=protocol.time_limit_is_terminal and not on_synthetic)
-        for m in torch.nonzero(training).flatten().tolist():
-            history[m].append(float(episode_return[m]))
-        episodes += training.long()
-        agent.end_episode(training)
+
+class _PopulationRun:
+    """The members' training state, and the loop that plays their episodes."""
+
+    def __init__(self, agent, train_env, test_env, agent_config, protocol, on_synthetic, deadline, on_episode):
+        self.agent, self.train_env, self.test_env = agent, train_env, test_env
+        self.agent_config, self.protocol, self.on_synthetic = agent_config, protocol, on_synthetic
+        self.deadline, self.on_episode = deadline, on_episode
+        self.solved_reward = test_env.spec.solved_reward
+        self.together = getattr(agent, "updates_at_episode_end", False)
+        population = agent.population
+        self.training = torch.ones(population, dtype=torch.bool)   # not stopped
+        self.playing = torch.zeros(population, dtype=torch.bool)   # mid-episode
+        self.waiting = torch.zeros(population, dtype=torch.bool)   # episode ended, its end not yet handled
+        self.solved = torch.zeros(population, dtype=torch.bool)
+        self.failed = torch.zeros(population, dtype=torch.bool)
+        self.timed_out = torch.zeros(population, dtype=torch.bool)
+        self.steps = torch.zeros(population, dtype=torch.long)
+        self.episodes = torch.zeros(population, dtype=torch.long)   # ended episodes = the current one's index
+        self.episode_return = torch.zeros(population, dtype=torch.float64)
+        self.history: list[list[float]] = [[] for _ in range(population)]
+        self.test_history: list[list[float]] = [[] for _ in range(population)]
+        self.last_test = torch.full((population,), float("nan"), dtype=torch.float64)
+        self.tested_after_last_episode = torch.zeros(population, dtype=torch.bool)
+        self.obs = None
+        self.raw_done = getattr(train_env, "raw_done", False)
+        self.truncation_is_terminal = protocol.time_limit_is_terminal and not on_synthetic
+
+    def play(self) -> None:
+        self._start_episodes(self.training.clone())
+        while self.playing.any() or self.waiting.any():
+            if self.playing.any():
+                ended = self._step()
+                self.playing &= ~ended
+                waits = ended if self.together else ended & self._test_due(self.episodes)
+                self.waiting |= waits
+                if (ended & ~waits).any():
+                    self._end_episodes(ended & ~waits)
+            if not self.playing.any() and self.waiting.any():
+                waited, self.waiting = self.waiting, torch.zeros_like(self.waiting)
+                self._end_episodes(waited)
+
+    def _start_episodes(self, members: torch.Tensor) -> None:
+        """Start the next episode of ``members``, or stop those out of episodes or past the deadline."""
+        members = members & (self.episodes < self.agent_config.train_episodes)
+        if not members.any():
+            return
+        if time.monotonic() > self.deadline:
+            self.timed_out |= members
+            self.training &= ~members
+            return
+        self.obs = self.train_env.reset(members)
+        self.episode_return = torch.where(members, 0.0, self.episode_return)
+        self.playing |= members
+
+    def _step(self) -> torch.Tensor:
+        """One env step of the playing members; returns the members whose episode it ended."""
+        agent, playing = self.agent, self.playing
+        actions = agent.act(self.obs, playing)
+        next_obs, reward_sum, terminated, ended, done_values = _act_repeatedly(
+            self.train_env, actions, playing, self.agent_config.same_action_num, self.truncation_is_terminal,
+            self.raw_done)
+        if self.raw_done:
+            agent.observe(playing, self.obs, actions, reward_sum, next_obs, terminated, done_values=done_values)
+        else:
+            agent.observe(playing, self.obs, actions, reward_sum, next_obs, terminated)
+        self.steps += playing
+        self.episode_return += torch.where(playing, reward_sum[:, 0], 0.0)
+        learning = playing & (self.episodes > self.agent_config.init_episodes)
+        if learning.any():
+            agent.nonfinite_loss |= agent.learn(learning)
+        self.obs = next_obs
+        return playing & ended[:, 0]
+
+    def _end_episodes(self, played: torch.Tensor) -> None:
+        """The end of the episode each ``played`` member just finished: its bookkeeping, stopping
+        rules and test; then those still training start their next episode."""
+        agent_config, protocol = self.agent_config, self.protocol
+        episode = self.episodes.clone()   # the index of the episode each member just ended
+        for m in torch.nonzero(played).flatten().tolist():
+            self.history[m].append(float(self.episode_return[m]))
+        self.episodes += played
+        self.agent.end_episode(played)
         # After end_episode: on-policy agents (PPO) update there, and a NaN there must stop them too.
-        failed |= training & _nonfinite(train_env, agent)
-        played = training.clone()
-        training &= ~failed
+        self.failed |= played & _nonfinite(self.train_env, self.agent)
+        going_on = played & ~self.failed
         if protocol.max_train_steps:
-            training &= steps < protocol.max_train_steps
-        tested_after_last_episode &= ~training
-
-        if on_synthetic and protocol.se_early_out and episode > agent_config.init_episodes + agent_config.early_out_num:
-            for m in torch.nonzero(training).flatten().tolist():
-                if plateaued(history[m], agent_config.early_out_num, agent_config.early_out_virtual_diff):
-                    training[m] = False
-        if not on_synthetic and protocol.real_early_out and episode > agent_config.init_episodes:
-            for m in torch.nonzero(training).flatten().tolist():
-                if reached(history[m], agent_config.early_out_num, solved_reward):
-                    training[m] = False
-        due = protocol.test_every > 0 and (episode + 1) % protocol.test_every == 0
-        past_init = episode >= agent_config.init_episodes or protocol.test_init_episodes
-        testing = training.clone() if due and past_init else torch.zeros_like(training)
+            going_on &= self.steps < protocol.max_train_steps
+        self.tested_after_last_episode &= ~going_on
+        if self.on_synthetic and protocol.se_early_out:
+            checked = going_on & (episode > agent_config.init_episodes + agent_config.early_out_num)
+            for m in torch.nonzero(checked).flatten().tolist():
+                if plateaued(self.history[m], agent_config.early_out_num, agent_config.early_out_virtual_diff):
+                    going_on[m] = False
+        if not self.on_synthetic and protocol.real_early_out:
+            checked = going_on & (episode > agent_config.init_episodes)
+            for m in torch.nonzero(checked).flatten().tolist():
+                if reached(self.history[m], agent_config.early_out_num, self.solved_reward):
+                    going_on[m] = False
+        self.training &= ~played | going_on
+        testing = going_on & self._test_due(episode)
         if testing.any():
-            last_test = torch.where(testing, test_env.test(agent.greedy, testing), last_test)
-            tested_after_last_episode |= testing
-            newly_solved = _tests_reached(test_history, last_test, testing, protocol.solved_window, solved_reward)
-            solved |= newly_solved
+            self.last_test = torch.where(testing, self.test_env.test(self.agent.greedy, testing), self.last_test)
+            self.tested_after_last_episode |= testing
+            newly_solved = _tests_reached(self.test_history, self.last_test, testing, protocol.solved_window,
+                                          self.solved_reward)
+            self.solved |= newly_solved
             if protocol.stop_when_solved:
-                training &= ~newly_solved
-        if on_episode is not None:
-            on_episode(EpisodeReport(episode, played, torch.where(played, episode_return, 0.0), steps.clone(),
-                                     testing, torch.where(testing, last_test, math.nan)))
+                self.training &= ~newly_solved
+        if self.on_episode is not None:
+            self.on_episode(EpisodeReport(torch.where(played, episode, -1), played.clone(),
+                                          torch.where(played, self.episode_return, 0.0), self.steps.clone(), testing,
+                                          torch.where(testing, self.last_test, math.nan)))
+        self._start_episodes(played & self.training)
 
-    # A fresh test: the test that stopped a member was picked because it passed, so it is biased
-    # upward; the paper scores every member by a new one.
-    untested = ~failed if protocol.score_with_fresh_test else ~tested_after_last_episode & ~failed
-    if untested.any():
-        last_test = torch.where(untested, test_env.test(agent.greedy, untested), last_test)
-    solved = (last_test >= solved_reward) & ~failed
-    if failed.any():
-        log.warning("members %s produced NaN or inf and get the worst score", torch.nonzero(failed).flatten().tolist())
-    return TrainingResult(test_return=torch.where(failed, torch.full_like(last_test, -math.inf), last_test),
-                          train_steps=steps, train_episodes=episodes, solved=solved, timed_out=timed_out,
-                          failed=failed, real_test_steps=torch.from_numpy(test_env.steps_used.copy()),
-                          episode_returns=history)
+    def _test_due(self, episode: torch.Tensor) -> torch.Tensor:
+        """Members whose episode of index ``episode`` is followed by a test (if they still train then)."""
+        every = self.protocol.test_every
+        if every <= 0:
+            return torch.zeros_like(self.training)
+        due = (episode + 1) % every == 0
+        return due if self.protocol.test_init_episodes else due & (episode >= self.agent_config.init_episodes)
+
+    def result(self) -> TrainingResult:
+        # A fresh test: the test that stopped a member was picked because it passed, so it is biased
+        # upward; the paper scores every member by a new one.
+        failed, last_test = self.failed, self.last_test
+        untested = ~failed if self.protocol.score_with_fresh_test else ~self.tested_after_last_episode & ~failed
+        if untested.any():
+            last_test = torch.where(untested, self.test_env.test(self.agent.greedy, untested), last_test)
+        solved = (last_test >= self.solved_reward) & ~failed
+        if failed.any():
+            log.warning("members %s produced NaN or inf and get the worst score",
+                        torch.nonzero(failed).flatten().tolist())
+        return TrainingResult(test_return=torch.where(failed, torch.full_like(last_test, -math.inf), last_test),
+                              train_steps=self.steps, train_episodes=self.episodes, solved=solved,
+                              timed_out=self.timed_out, failed=failed,
+                              real_test_steps=torch.from_numpy(self.test_env.steps_used.copy()),
+                              episode_returns=self.history)
 
 
 def _tests_reached(test_history: list[list[float]], last_test: torch.Tensor, testing: torch.Tensor, window: int,
@@ -163,47 +241,28 @@ def _nonfinite(train_env, agent) -> torch.Tensor:
     return env_flags | agent.nonfinite_loss
 
 
-def _play_episode(agent, env, training: torch.Tensor, steps: torch.Tensor, *, learn: bool, repeat: int,
-                  truncation_is_terminal: bool = False) -> torch.Tensor:
-    """One episode for every training member; returns each member's episode return.
+def _act_repeatedly(env, actions: torch.Tensor, running: torch.Tensor, repeat: int, truncation_is_terminal: bool,
+                    raw_done: bool):
+    """``actions`` for up to ``repeat`` env steps of the ``running`` members, each stopping where its
+    episode ends: (next obs, summed rewards, terminated, ended, done values or None), each (P, B).
 
-    An env with ``raw_done`` (an SE with ``done_in_target: raw``) also publishes ``done_values``
-    after each step: they go to ``observe`` for the TD target, while episodes still end on the
-    thresholded ``terminated``. With ``truncation_is_terminal`` a step-limit cut is handed to the
-    agent as terminated (gym 0.17's TimeLimit done).
+    A repeated action's transition carries the done value of its last step (the paper's env
+    wrapper returns the last step's done).
     """
-    obs = env.reset(training)
-    running = training.clone()
-    episode_return = torch.zeros(agent.population, dtype=torch.float64)
-    raw_done = getattr(env, "raw_done", False)
-    while running.any():
-        actions = agent.act(obs, running)
-        reward_sum = torch.zeros(obs.shape[:2])
-        stepping = running[:, None].clone()
-        ended = torch.zeros_like(stepping)
-        terminated = torch.zeros_like(stepping)
-        done_values = torch.zeros(obs.shape[:2]) if raw_done else None
-        next_obs = obs
-        for _ in range(repeat):
-            next_obs, reward, term, trunc, _ = env.step(actions, stepping[:, 0])
-            reward_sum += reward
-            if raw_done:
-                # A repeated action's transition carries the done value of its last step (the
-                # paper's env wrapper returns the last step's done).
-                done_values = torch.where(stepping, env.done_values, done_values)
-            terminated |= (term | trunc) if truncation_is_terminal else term
-            ended |= term | trunc
-            stepping &= ~ended
-            if not stepping.any():
-                break
+    next_obs, reward, term, trunc, _ = env.step(actions, running)
+    reward_sum = reward.to(torch.float32, copy=True)   # float32 whatever the env's reward type, and ours to add to
+    ended = term | trunc
+    terminated = ended if truncation_is_terminal else term
+    done_values = env.done_values if raw_done else None
+    stepping = running[:, None] & ~ended
+    for _ in range(repeat - 1):
+        if not stepping.any():
+            break
+        next_obs, reward, term, trunc, _ = env.step(actions, stepping[:, 0])
+        reward_sum += reward
         if raw_done:
-            agent.observe(running, obs, actions, reward_sum, next_obs, terminated, done_values=done_values)
-        else:
-            agent.observe(running, obs, actions, reward_sum, next_obs, terminated)
-        steps += running.long()
-        episode_return += torch.where(running, reward_sum[:, 0].double(), 0.0)
-        if learn:
-            agent.nonfinite_loss |= agent.learn(running)
-        running &= ~ended[:, 0]
-        obs = next_obs
-    return episode_return
+            done_values = torch.where(stepping, env.done_values, done_values)
+        terminated = terminated | ((term | trunc) if truncation_is_terminal else term)
+        ended = ended | term | trunc
+        stepping &= ~ended
+    return next_obs, reward_sum, terminated, ended, done_values

@@ -47,6 +47,7 @@ class VariedAgent:
 
     def __init__(self, agent_class, config, spec, seeds: list[int]):
         self.name, self.title = agent_class.name, agent_class.title
+        self.updates_at_episode_end = getattr(agent_class, "updates_at_episode_end", False)
         self.population = len(seeds)
         samples = [sample_member_config(config, seed) for seed in seeds]
         groups: dict[str, list[int]] = {}

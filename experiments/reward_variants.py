@@ -80,7 +80,7 @@ def train_variant(label: str, config: Config, seeds: list[int], nets: RewardEnvN
     def on_episode(report) -> None:
         for m in torch.nonzero(report.tested).flatten().tolist():
             points[m].append((int(train_env.steps_used[m]), float(report.test_returns[m])))
-        bar.update(1)
+        bar.update(max(0, int(report.episode.max()) + 1 - bar.n))   # the furthest member's episodes
 
     start = time.monotonic()
     try:

@@ -67,11 +67,11 @@ class MetricsWriter:
     def __call__(self, report: EpisodeReport, threshold: float) -> None:
         for member in torch.nonzero(report.trained | report.tested).flatten().tolist():
             test = float(report.test_returns[member])
-            self.writer.writerow([member, report.episode, int(report.steps[member]),
+            self.writer.writerow([member, int(report.episode[member]), int(report.steps[member]),
                                   f"{float(report.returns[member]):.6g}" if report.trained[member] else "",
                                   "" if math.isnan(test) else f"{test:.6g}"])
             if test >= threshold and member not in self.first_solved:
-                self.first_solved[member] = (report.episode, int(report.steps[member]))
+                self.first_solved[member] = (int(report.episode[member]), int(report.steps[member]))
         self.handle.flush()
 
     def close(self) -> None:
@@ -127,7 +127,7 @@ def main(argv=None) -> Path:
     def on_episode(report: EpisodeReport) -> None:
         metrics(report, spec.solved_reward)
         tested.update({m: float(report.test_returns[m]) for m in torch.nonzero(report.tested).flatten().tolist()})
-        bar.update(1)
+        bar.update(max(0, int(report.episode.max()) + 1 - bar.n))   # the furthest member's episodes
         bar.set_postfix(steps=int(report.steps.max()), ret=f"{float(report.returns[report.trained].mean()):.1f}",
                         test=f"{statistics.fmean(tested.values()):.1f}" if tested else "-")
 
