@@ -25,7 +25,7 @@ Where we depart from the paper's code (agents/PPO.py): it updates once update_ep
 max_steps env steps have passed (mid-episode if need be), takes ppo_epochs full-batch steps on
 Monte-Carlo returns normalised per rollout (advantage = normalised return - V), learns the std
 itself rather than its log, and trains the ICM once per update on the whole rollout. Whole
-episodes let all members of a lockstep population update in the same call; GAE, minibatches and
+episodes let the members of a population end their episodes together and update in one call; GAE, minibatches and
 a log-std are the standard PPO of Schulman et al. ``init_episodes`` only delays the first
 real-env test: PPO learns from its first rollout, as in the paper's configs (init_episodes 0).
 

@@ -5,7 +5,7 @@ agents/DDQN_vary.py @ 3216697: the same ranges).
 Members whose samples differ cannot share stacked weight tensors, so ``VariedAgent`` groups them
 by their sampled config and runs one sub-population per group, slicing the population dimension
 for each call. With continuous sampling nearly every group holds one member, so this mode runs
-members one after another inside each lockstep step: it buys robustness, not speed. A member's
+members one after another inside each env step: it buys robustness, not speed. A member's
 sample depends only on its own seed, so it trains the same inside any population.
 """
 import dataclasses
