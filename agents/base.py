@@ -38,8 +38,9 @@ class PopulationAgent(Protocol):
     ``observe``, then ``learn`` once the member is past its init episodes; ``end_episode`` after
     each episode; ``greedy`` in real-env tests.
 
-    An agent that learns in ``end_episode`` sets ``updates_at_episode_end = True``, so its members
-    end episodes together and share each update (the others play their episodes independently).
+    An agent that learns in ``end_episode`` (PPO) also offers ``updates_due(ended)``: the (P,) mask
+    of the ``ended`` members whose ``end_episode`` would update. The training loop lets those wait
+    for each other, so one batched update serves them all.
     A class also carries ``name`` (its key in configs), ``title`` (one line for ``--help``),
     ``Config`` (its hyperparameter dataclass) and ``check_spec(spec)``, which raises a
     ``UserError`` for an env it cannot act in. Construction: ``Agent(config, spec, seeds)``.

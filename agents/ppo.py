@@ -117,9 +117,6 @@ def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class PPO:
     name, title = "ppo", "PPO (clipped surrogate, GAE; discrete or continuous actions)"
     Config = PPOConfig
-    # Its update runs in end_episode: members end their episodes together, so one batched update
-    # serves them all (``agents.training``).
-    updates_at_episode_end = True
 
     @classmethod
     def check_spec(cls, spec: RealEnvSpec) -> None:
@@ -222,6 +219,11 @@ class PPO:
     def learn(self, active: torch.Tensor) -> torch.Tensor:
         """PPO learns from whole rollouts in ``end_episode``; nothing happens per step."""
         return torch.zeros_like(active)
+
+    def updates_due(self, ended: torch.Tensor) -> torch.Tensor:
+        """The ``ended`` members whose ``end_episode`` will update (their rollout is then full): the
+        training loop lets them wait for each other, so one batched update serves them all."""
+        return ended & (self.count > 0) & (self.episodes + 1 >= self.config.update_episodes)
 
     def end_episode(self, active: torch.Tensor) -> None:
         """Close the episode; members with ``update_episodes`` episodes in their rollout update."""

@@ -2,9 +2,9 @@
 
 Each member plays its own episodes: when one ends, its end-of-episode work runs and it starts the
 next at once, while the others play on (no member waits for the slowest episode). Two things
-make members wait for each other: a real-env test, which runs for every member due one together
-once no member is mid-episode, and an agent that updates in ``end_episode`` (PPO, marked
-``updates_at_episode_end``), whose members end episodes together so one batched update serves all.
+make members wait for each other: a real-env test, and an update in ``end_episode`` (PPO's, when
+a member's rollout is full: ``updates_due``). A member due either waits until no member is
+mid-episode, and then all those waiting are tested, and updated, together.
 A member's own trajectory is untouched by the waiting and by the order in which members play, so
 it is the one it would have had alone. A member stops when it is solved on the real env (its last
 test, or the mean of its last ``solved_window`` tests, reaches the threshold), when its SE return
@@ -93,7 +93,7 @@ class _PopulationRun:
         self.agent_config, self.protocol, self.on_synthetic = agent_config, protocol, on_synthetic
         self.deadline, self.on_episode = deadline, on_episode
         self.solved_reward = test_env.spec.solved_reward
-        self.together = getattr(agent, "updates_at_episode_end", False)
+        self.updates_due = getattr(agent, "updates_due", None)
         population = agent.population
         self.training = torch.ones(population, dtype=torch.bool)   # not stopped
         self.playing = torch.zeros(population, dtype=torch.bool)   # mid-episode
@@ -118,7 +118,9 @@ class _PopulationRun:
             if self.playing.any():
                 ended = self._step()
                 self.playing &= ~ended
-                waits = ended if self.together else ended & self._test_due(self.episodes)
+                waits = ended & self._test_due(self.episodes)
+                if self.updates_due is not None:
+                    waits |= self.updates_due(ended)
                 self.waiting |= waits
                 if (ended & ~waits).any():
                     self._end_episodes(ended & ~waits)

@@ -47,7 +47,6 @@ class VariedAgent:
 
     def __init__(self, agent_class, config, spec, seeds: list[int]):
         self.name, self.title = agent_class.name, agent_class.title
-        self.updates_at_episode_end = getattr(agent_class, "updates_at_episode_end", False)
         self.population = len(seeds)
         samples = [sample_member_config(config, seed) for seed in seeds]
         groups: dict[str, list[int]] = {}
@@ -91,6 +90,13 @@ class VariedAgent:
             if active[index].any():
                 nonfinite[index] = agent.learn(active[index])
         return nonfinite
+
+    def updates_due(self, ended: torch.Tensor) -> torch.Tensor:
+        due = torch.zeros_like(ended)
+        for index, agent in self.groups:
+            if hasattr(agent, "updates_due"):
+                due[index] = agent.updates_due(ended[index])
+        return due
 
     def end_episode(self, active: torch.Tensor) -> None:
         for index, agent in self.groups:

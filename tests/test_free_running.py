@@ -45,15 +45,18 @@ class PatternEnv:
         pass
 
 
-def train(agent_name: str, test_every: int = 0):
+def train(agent_name: str, test_every: int = 0, overrides=()):
     config = load_config(None, [f"agent={agent_name}", f"agents.{agent_name}.train_episodes={EPISODES}",
                                 f"agents.{agent_name}.test_episodes=1", f"agents.{agent_name}.init_episodes=0",
-                                f"agents.{agent_name}.hidden_size=8"])
+                                f"agents.{agent_name}.hidden_size=8", *overrides])
     agent_config = config.agent_config()
     agent = make_agent(agent_name, agent_config, SPEC, [1, 2])
     ended_together = []
     end_episode = agent.end_episode
     agent.end_episode = lambda active: (ended_together.append(active.tolist()), end_episode(active))
+    if hasattr(agent, "_update"):
+        update = agent._update
+        agent._update = lambda due: (ended_together.append(("update", due.tolist())), update(due))[1]
     tests = []
     test_env = RealVecEnv("CartPole-v0", [11, 12], 1)
     test = test_env.test
@@ -73,11 +76,21 @@ def test_a_member_starts_its_next_episode_without_waiting():
     assert [True, False] in ended_together and [False, True] in ended_together
 
 
-def test_an_agent_that_updates_at_episode_end_ends_its_episodes_together():
-    result, step_calls, ended_together, _ = train("ppo")
+def test_members_due_an_end_of_episode_update_wait_for_each_other():
+    # PPO updating after every episode: every episode end waits for the longest episode.
+    result, step_calls, ended_together, _ = train("ppo", overrides=["agents.ppo.update_episodes=1"])
     assert result.train_steps.tolist() == [12, 12]
     assert step_calls == 3 * EPISODES
-    assert ended_together == [[True, True]] * EPISODES
+    assert ended_together == [[True, True], ("update", [True, True])] * EPISODES
+
+
+def test_members_play_freely_between_their_updates():
+    # Updating every second episode: both rollouts last 4 steps, so nobody waits, and each update
+    # still serves both members.
+    result, step_calls, ended_together, _ = train("ppo", overrides=["agents.ppo.update_episodes=2"])
+    assert result.train_steps.tolist() == [12, 12] and step_calls == 12
+    assert [call for call in ended_together if call[0] == "update"] == [("update", [True, True])] * 3
+    assert [True, False] in ended_together and [False, True] in ended_together
 
 
 def test_members_due_a_test_are_tested_together():
