@@ -6,42 +6,12 @@ episodes in one numpy call (``_BATCHED``); other envs step a list of single envs
 """
 from functools import partial
 
-import gymnasium as gym
 import numpy as np
 import torch
 
 from envs.acrobot_vec import AcrobotVecEnv
-from envs.real import env_info_keys, make_real_env, old_env_ids_expected, real_env_spec
-
-
-class _CartPoleVecEnv:
-    """gymnasium's own numpy vector env for CartPole. Its full state is the observation, so a
-    member's own seeded start (the observation) is placed into it, and a frozen episode is put
-    back to its observation after the vector env stepped it."""
-
-    def __init__(self, env_id: str, num_envs: int, max_episode_steps: int):
-        with old_env_ids_expected():
-            self.vector = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
-                                       max_episode_steps=max_episode_steps)
-        self.vector.reset(seed=0)
-        self.core = self.vector.unwrapped
-
-    def restart(self, index: int, single, obs: np.ndarray) -> None:
-        self.core.state[:, index] = obs
-        self.core.steps[index] = 0
-        self.core.prev_done[index] = False
-
-    def step(self, actions: np.ndarray, keep: np.ndarray, obs: np.ndarray):
-        next_obs, reward, terminated, truncated, _ = self.vector.step(actions)
-        # Frozen episodes must not advance: put their state and step count back.
-        frozen = ~keep
-        self.core.state[:, frozen] = obs[frozen].T
-        self.core.steps[frozen] -= 1
-        self.core.prev_done[frozen] = False
-        return next_obs, reward, terminated, truncated
-
-    def close(self) -> None:
-        self.vector.close()
+from envs.cartpole_vec import CartPoleVecEnv
+from envs.real import env_info_keys, make_real_env, real_env_spec
 
 
 # Envs stepped as one numpy batch of P x B episodes rather than one single env each. Each is made
@@ -49,8 +19,8 @@ class _CartPoleVecEnv:
 # ``index`` where the single env just reset to ``obs``), ``step(actions, keep, obs)`` (advance the
 # ``keep`` episodes only; ``obs`` are the current observations) and ``close()``.
 _BATCHED = {
-    "CartPole-v0": partial(_CartPoleVecEnv, "CartPole-v0"),
-    "CartPole-v1": partial(_CartPoleVecEnv, "CartPole-v1"),
+    "CartPole-v0": partial(CartPoleVecEnv, "CartPole-v0"),
+    "CartPole-v1": partial(CartPoleVecEnv, "CartPole-v1"),
     "Acrobot-v1": AcrobotVecEnv,
 }
 
