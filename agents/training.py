@@ -114,19 +114,25 @@ class _PopulationRun:
 
     def play(self) -> None:
         self._start_episodes(self.training.clone())
-        while self.playing.any() or self.waiting.any():
-            if self.playing.any():
-                ended = self._step()
-                self.playing &= ~ended
-                waits = ended & self._test_due(self.episodes)
-                if self.updates_due is not None:
-                    waits |= self.updates_due(ended)
-                self.waiting |= waits
-                if (ended & ~waits).any():
-                    self._end_episodes(ended & ~waits)
-            if not self.playing.any() and self.waiting.any():
-                waited, self.waiting = self.waiting, torch.zeros_like(self.waiting)
-                self._end_episodes(waited)
+        # Members waiting to be tested or updated together are handled once nobody plays, so
+        # while anybody waits, somebody plays.
+        while self.playing.any():
+            ended = self._step()
+            if ended.any():
+                self._episodes_ended(ended)
+
+    def _episodes_ended(self, ended: torch.Tensor) -> None:
+        """Members due a test or an end-of-episode update wait; the others' episodes end now."""
+        self.playing &= ~ended
+        waits = ended & self._test_due(self.episodes)
+        if self.updates_due is not None:
+            waits |= self.updates_due(ended)
+        self.waiting |= waits
+        if (ended & ~waits).any():
+            self._end_episodes(ended & ~waits)
+        if not self.playing.any() and self.waiting.any():
+            waited, self.waiting = self.waiting, torch.zeros_like(self.waiting)
+            self._end_episodes(waited)
 
     def _start_episodes(self, members: torch.Tensor) -> None:
         """Start the next episode of ``members``, or stop those out of episodes or past the deadline."""
@@ -256,6 +262,8 @@ def _act_repeatedly(env, actions: torch.Tensor, running: torch.Tensor, repeat: i
     ended = term | trunc
     terminated = ended if truncation_is_terminal else term
     done_values = env.done_values if raw_done else None
+    if repeat == 1:
+        return next_obs, reward_sum, terminated, ended, done_values
     stepping = running[:, None] & ~ended
     for _ in range(repeat - 1):
         if not stepping.any():
