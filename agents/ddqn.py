@@ -138,9 +138,10 @@ class DDQN:
     @staticmethod
     def _td_error_gradients(q, cache, q_now, actions, target):
         batch = q_now.shape[1]
-        error = q_now.gather(-1, actions.unsqueeze(-1)).squeeze(-1) - target
+        taken = actions.unsqueeze(-1)
+        error = q_now.gather(-1, taken).squeeze(-1) - target
         # d(mean squared error)/dQ, placed on the taken action; each member's gradient is its own.
-        grad_q = torch.zeros_like(q_now).scatter_(-1, actions.unsqueeze(-1), (2.0 / batch * error).unsqueeze(-1))
+        grad_q = torch.zeros_like(q_now).scatter_(-1, taken, (2.0 / batch * error).unsqueeze(-1))
         return q.backward(cache, grad_q, rows=batch), (error ** 2).mean(dim=1)
 
     def _add_curiosity(self, active, members, states, actions, rewards, next_states):

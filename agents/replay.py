@@ -56,9 +56,11 @@ class PopulationReplay:
         Each member draws uniformly from its own buffer; ``members`` are the indices of the
         ``active`` mask, and only they advance their random streams.
         """
-        index = rng.integers(self.size.clamp(min=1), batch_size, active)[members]
-        flat = (members[:, None] * self.rows.shape[1] + index).reshape(-1)
-        batch = self.rows.reshape(-1, self.width).index_select(0, flat).reshape(len(members), batch_size, self.width)
+        index = rng.integers(self.size.clamp(min=1), batch_size, active)
+        if len(members) < self.population:
+            index = index[members]
+        flat = index.add_(members[:, None] * self.rows.shape[1]).view(-1)   # rows of the flattened buffer
+        batch = self.rows.view(-1, self.width).index_select(0, flat).view(len(members), batch_size, self.width)
         s, a = self.state_dim, self.action_dim
         states, actions = batch[..., :s], batch[..., s:s + a]
         rewards, next_states, dones = batch[..., s + a], batch[..., s + a + 1:2 * s + a + 1], batch[..., -1]

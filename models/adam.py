@@ -1,4 +1,5 @@
 """Adam for a population: per-member learning rates, step counts and an active mask."""
+import numpy as np
 import torch
 
 from models.flat_params import into_one_tensor
@@ -34,8 +35,10 @@ class PopulationAdam:
         # from the scalar pow it runs on a tensor's last few elements, so ``beta ** steps`` gave a
         # member a bias correction that depended on its place in the population, and after a few
         # hundred steps (0.999 ** 168) weights that did too. A product rounds the same either way.
-        self.beta1_power = torch.ones(self.population, dtype=torch.float64)
-        self.beta2_power = torch.ones(self.population, dtype=torch.float64)
+        # These P numbers live in numpy: its operations on a few numbers cost a fraction of torch's,
+        # and both round float64 alike.
+        self.beta1_power = np.ones(self.population)
+        self.beta2_power = np.ones(self.population)
 
     def _per_parameter(self, flat: torch.Tensor) -> list[torch.Tensor]:
         """Views of ``flat`` (P, N) shaped like each parameter."""
@@ -48,18 +51,15 @@ class PopulationAdam:
     def step(self, grads: list[torch.Tensor], active: torch.Tensor) -> None:
         everyone = bool(active.all())
         self.steps += active
-        if everyone:
-            self.beta1_power.mul_(self.beta1)
-            self.beta2_power.mul_(self.beta2)
-        else:
-            self.beta1_power = torch.where(active, self.beta1_power * self.beta1, self.beta1_power)
-            self.beta2_power = torch.where(active, self.beta2_power * self.beta2, self.beta2_power)
+        stepping = active.numpy()
+        np.multiply(self.beta1_power, self.beta1, out=self.beta1_power, where=stepping)
+        np.multiply(self.beta2_power, self.beta2, out=self.beta2_power, where=stepping)
         # As torch.optim.Adam: the corrections in double precision, applied in float32. A member
         # that never stepped takes step one's (it is masked out below; this keeps its values finite).
-        bias1 = 1 - self.beta1_power.clamp(max=self.beta1)
-        bias2 = 1 - self.beta2_power.clamp(max=self.beta2)
-        step_sizes = (self.lr.double() / bias1).float()[:, None]
-        bias2_roots = bias2.sqrt().float()[:, None]
+        bias1 = 1 - np.minimum(self.beta1_power, self.beta1)
+        bias2 = 1 - np.minimum(self.beta2_power, self.beta2)
+        step_sizes = torch.from_numpy((self.lr.numpy().astype(np.float64) / bias1).astype(np.float32))[:, None]
+        bias2_roots = torch.from_numpy(np.sqrt(bias2).astype(np.float32))[:, None]
         g, p, m, v = self._flat(grads), self.flat, self._exp_avg, self._exp_avg_sq
         if everyone:
             # The same arithmetic as below, in place.
