@@ -148,7 +148,13 @@ class _PopulationRun:
         self.playing |= members
 
     def _step(self) -> torch.Tensor:
-        """One env step of the playing members; returns the members whose episode it ended."""
+        """One env step of the playing members; returns the members whose episode it ended.
+
+        An env with ``raw_done`` (an SE with ``done_in_target: raw``) also publishes ``done_values``
+        after each step: they go to ``observe`` for the TD target, while episodes still end on the
+        thresholded ``terminated``. With ``truncation_is_terminal`` a step-limit cut is handed to the
+        agent as terminated (gym 0.17's TimeLimit done).
+        """
         agent, playing = self.agent, self.playing
         actions = agent.act(self.obs, playing)
         next_obs, reward_sum, terminated, ended, done_values = _act_repeatedly(

@@ -9,15 +9,16 @@
   gets the worst score, its networks hold no NaN, and its neighbours train exactly as in a
   population without the NaN.
 
-"Exactly" means the member's whole state: every tensor the agent holds (networks, target networks,
-optimizer moments, replay buffer, random-stream counters, epsilon, visit counts, ...), found by
-walking the agent's attributes, plus its training result. Agent-specific behaviour (update rules,
+"Exactly" means the member's whole state: every tensor and numpy array the agent holds (networks,
+target networks, optimizer moments, replay buffer, random-stream counters, epsilon, visit counts,
+...), found by walking the agent's attributes, plus its training result. Agent-specific behaviour (update rules,
 learning checks) is tested in each agent's own file.
 """
 import dataclasses
 import functools
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -180,6 +181,8 @@ def member_state(agent, member: int) -> dict[str, torch.Tensor]:
     population, state, seen = agent.population, {}, set()
 
     def walk(value, path: str) -> None:
+        if isinstance(value, np.ndarray):   # state kept in numpy (random-stream counters, Adam's beta powers)
+            value = torch.from_numpy(value)
         if isinstance(value, torch.Tensor):
             if value.shape[0] == population:
                 state[path] = value[member]
