@@ -85,7 +85,7 @@ class DDQN:
         random_actions = self.rng.integers(self.action_counts, batch, active)
         if explore.all():   # no greedy action would be used (often so for a population of one)
             return random_actions
-        return torch.where(explore, random_actions, self.greedy(obs))
+        return torch.where(explore, random_actions, self.q(obs).argmax(dim=-1))
 
     def observe(self, active, states, actions, rewards, next_states, terminated, done_values=None) -> None:
         """Store one transition per active member (B = 1 training episode per member); the buffer's
@@ -108,12 +108,15 @@ class DDQN:
         everyone = len(members) == self.population
         q, q_target = (self.q, self.q_target) if everyone else (self.q.select(members), self.q_target.select(members))
         grads, loss = self._td_gradients(q, q_target, states, actions.squeeze(-1).long(), rewards, next_states, dones)
-        finite = torch.zeros_like(active)
-        finite[members] = torch.isfinite(loss)
-        if not everyone:
+        if everyone:
+            finite = torch.isfinite(loss)
+        else:
+            finite = torch.zeros_like(active)
+            finite[members] = torch.isfinite(loss)
             grads = [torch.zeros_like(p).index_copy_(0, members, g) for p, g in zip(self.q.parameters(), grads)]
-        self.optimizer.step(grads, active & finite)
-        soft_update(self.q_target_params, self.optimizer.flat, self.tau, active & finite)
+        stepping = active & finite
+        self.optimizer.step(grads, stepping)
+        soft_update(self.q_target_params, self.optimizer.flat, self.tau, stepping)
         nonfinite = active & ~finite
         if self.icm is not None:
             nonfinite |= icm_nonfinite
@@ -122,7 +125,8 @@ class DDQN:
     def _td_gradients(self, q, q_target, states, actions, rewards, next_states, dones):
         """Gradients of each member's double-DQN loss for ``q.parameters()``, and the losses (M,)."""
         batch = states.shape[1]
-        if not (1 - dones).any():
+        not_done = 1 - dones
+        if not not_done.any():
             # Every sampled transition ends its episode (always so on a bandit SE): the target is
             # the reward alone, and the next-state passes would only be multiplied by zero.
             q_now, cache = q.forward(states)
@@ -132,7 +136,7 @@ class DDQN:
         q_now, q_next = q_both.split(batch, dim=1)
         best_next = q_next.argmax(dim=-1, keepdim=True)
         next_value = q_target(next_states).gather(-1, best_next).squeeze(-1)
-        target = rewards + self.gamma * next_value * (1 - dones)
+        target = rewards + self.gamma * next_value * not_done
         return self._td_error_gradients(q, cache, q_now, actions, target)
 
     @staticmethod

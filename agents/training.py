@@ -103,6 +103,7 @@ class _PopulationRun:
         self.timed_out = torch.zeros(population, dtype=torch.bool)
         self.steps = torch.zeros(population, dtype=torch.long)
         self.episodes = torch.zeros(population, dtype=torch.long)   # ended episodes = the current one's index
+        self.past_init = self.episodes > agent_config.init_episodes   # members that learn in their episode
         self.episode_return = torch.zeros(population, dtype=torch.float64)
         self.history: list[list[float]] = [[] for _ in range(population)]
         self.test_history: list[list[float]] = [[] for _ in range(population)]
@@ -166,7 +167,7 @@ class _PopulationRun:
             agent.observe(playing, self.obs, actions, reward_sum, next_obs, terminated)
         self.steps += playing
         self.episode_return += torch.where(playing, reward_sum[:, 0], 0.0)
-        learning = playing & (self.episodes > self.agent_config.init_episodes)
+        learning = playing & self.past_init
         if learning.any():
             agent.nonfinite_loss |= agent.learn(learning)
         self.obs = next_obs
@@ -180,6 +181,7 @@ class _PopulationRun:
         for m in torch.nonzero(played).flatten().tolist():
             self.history[m].append(float(self.episode_return[m]))
         self.episodes += played
+        self.past_init = self.episodes > agent_config.init_episodes
         self.agent.end_episode(played)
         # After end_episode: on-policy agents (PPO) update there, and a NaN there must stop them too.
         self.failed |= played & _nonfinite(self.train_env, self.agent)

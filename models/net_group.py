@@ -30,8 +30,8 @@ class NetGroup:
     def encode(self, actions: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """(P, N[, A]) actions and (P, N, S) states -> (P, N, A + S) network input, action first
         (one-hot for discrete actions), as the paper's SE networks read it."""
-        if self.discrete_actions:
-            actions = torch.nn.functional.one_hot(actions.long(), self.action_dim).to(states.dtype)
+        if self.discrete_actions:   # cat turns the one-hot integers into the states' float type
+            actions = torch.nn.functional.one_hot(actions.long(), self.action_dim)
         return torch.cat([actions, states], dim=-1)
 
     def flat_size(self, include_slopes: bool = True) -> int:

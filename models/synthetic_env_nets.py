@@ -28,12 +28,15 @@ class SyntheticEnvNets(NetGroup):
     @torch.no_grad()
     def __call__(self, actions: torch.Tensor, states: torch.Tensor):
         """Next states (P, N, S), rewards (P, N) and done flags (P, N) (output > 0.5)."""
-        next_states, rewards, raw_dones = self.raw_outputs(actions, states)
+        next_states, rewards, raw_dones = self._outputs(actions, states)
         return next_states, rewards, raw_dones > 0.5
 
     @torch.no_grad()
     def raw_outputs(self, actions: torch.Tensor, states: torch.Tensor):
         """Next states (P, N, S), rewards (P, N) and the done net's raw outputs (P, N)."""
+        return self._outputs(actions, states)
+
+    def _outputs(self, actions: torch.Tensor, states: torch.Tensor):
         x = self.encode(actions, states)
         next_states = self.nets["state_net"](x)
         rewards = self.nets["reward_net"](x).squeeze(-1)
