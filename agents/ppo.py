@@ -25,8 +25,8 @@ Where we depart from the paper's code (agents/PPO.py): it updates once update_ep
 max_steps env steps have passed (mid-episode if need be), takes ppo_epochs full-batch steps on
 Monte-Carlo returns normalised per rollout (advantage = normalised return - V), learns the std
 itself rather than its log, and trains the ICM once per update on the whole rollout. Whole
-episodes let the members of a population end their episodes together and update in one call; GAE, minibatches and
-a log-std are the standard PPO of Schulman et al. ``init_episodes`` only delays the first
+episodes let the members of a population end their episodes together and update in one call;
+GAE, minibatches and a log-std are the standard PPO of Schulman et al. ``init_episodes`` only delays the first
 real-env test: PPO learns from its first rollout, as in the paper's configs (init_episodes 0).
 
 Population invariance: every tensor a member's numbers pass through has a shape that does not
@@ -228,11 +228,11 @@ class PPO:
     def end_episode(self, active: torch.Tensor) -> None:
         """Close the episode; members with ``update_episodes`` episodes in their rollout update."""
         ended = active & (self.count > 0)
+        due = self.updates_due(active)
         members = torch.nonzero(ended).flatten()
         self.episode_end[members, self.count[members] - 1] = True
         self.episodes += ended.long()
         self.played += ended.long()
-        due = ended & (self.episodes >= self.config.update_episodes)
         if due.any():
             if self.config.anneal_lr:
                 remaining = (1 - self.played / self.config.train_episodes).clamp(min=0)

@@ -61,8 +61,9 @@ def train(agent_name: str, test_every: int = 0, overrides=()):
     test_env = RealVecEnv("CartPole-v0", [11, 12], 1)
     test = test_env.test
     test_env.test = lambda policy, active: (tests.append(active.tolist()), test(policy, active))[1]
-    protocol = dataclasses.replace(config.protocol, test_every=test_every, stop_when_solved=False, score_with_fresh_test=False,
-                                   se_early_out=False, real_early_out=False, max_train_steps=0)
+    protocol = dataclasses.replace(config.protocol, test_every=test_every, stop_when_solved=False,
+                                   score_with_fresh_test=False, se_early_out=False, real_early_out=False,
+                                   max_train_steps=0)
     env = PatternEnv()
     result = train_population(agent, env, test_env, agent_config, protocol, on_synthetic=False)
     return result, env.step_calls, ended_together, tests
