@@ -12,6 +12,7 @@ from typing import Protocol
 
 import torch
 
+from agents.varied import PAPER_FIELDS, vary_fields_option
 from common.errors import UserError
 from common.schema import option
 from envs.real import RealEnvSpec
@@ -30,7 +31,12 @@ class AgentConfig:
     early_out_num: int = option(10, "episodes in the moving mean of the SE early-out rule", low=1)
     early_out_virtual_diff: float = option(
         0.01, "SE early out when that mean changes by less than this fraction", low=0.0)
-    vary_hp: bool = option(False, "sample lr, batch size, width and depth afresh per member (robustness runs)")
+    vary_hp: bool = option(False, "sample the vary_fields afresh per member (robustness runs)")
+    vary_fields: str = option(
+        PAPER_FIELDS, "with vary_hp, the fields each member draws (comma-separated; those the agent lacks are "
+        "skipped): lr, alpha, batch_size, hidden_size, hidden_layer (the paper's, the default), gamma, tau, "
+        "eps_init, eps_min, eps_decay. Members that differ only in fields the agent holds per member "
+        "(not sizes) train as one batch", normalise=vary_fields_option)
 
 
 class PopulationAgent(Protocol):
@@ -42,8 +48,11 @@ class PopulationAgent(Protocol):
     of the ``ended`` members whose ``end_episode`` would update. The training loop lets those wait
     for each other, so one batched update serves them all.
     A class also carries ``name`` (its key in configs), ``title`` (one line for ``--help``),
-    ``Config`` (its hyperparameter dataclass) and ``check_spec(spec)``, which raises a
-    ``UserError`` for an env it cannot act in. Construction: ``Agent(config, spec, seeds)``.
+    ``Config`` (its hyperparameter dataclass), ``MEMBER_FIELDS`` (the config fields it holds per
+    member, so members that differ only there train as one batch: ``agents.varied``) and
+    ``check_spec(spec)``, which raises a ``UserError`` for an env it cannot act in. Construction:
+    ``Agent(config, spec, seeds, member_configs=None)``; ``member_configs`` (one config per member)
+    gives each member its own values of ``MEMBER_FIELDS``.
     """
 
     population: int
@@ -79,10 +88,19 @@ def require_action_space(agent_name: str, spec: RealEnvSpec, *, discrete: bool) 
         raise UserError(f"agent '{agent_name}' needs {wanted} actions, but {spec.env_id} has {found} actions")
 
 
+def per_member(name: str, config, member_configs, population: int) -> torch.Tensor:
+    """(P,) float32 values of the config field ``name``: each member's own from ``member_configs``
+    (varied hyperparameters, ``agents.varied``), else ``config``'s for all. Arithmetic with these
+    rounds exactly as with the Python number: ATen casts a scalar operand to float32 too."""
+    configs = member_configs if member_configs is not None else [config] * population
+    return torch.tensor([getattr(c, name) for c in configs], dtype=torch.float32)
+
+
 @torch.no_grad()
-def soft_update(target: torch.Tensor, online: torch.Tensor, tau: float, active: torch.Tensor) -> None:
+def soft_update(target: torch.Tensor, online: torch.Tensor, tau: torch.Tensor, active: torch.Tensor) -> None:
     """target <- target + tau * (online - target) for the ``active`` rows of two networks' (P, N)
-    parameter tensors (``models.flat_params``): one lerp for a whole network."""
+    parameter tensors (``models.flat_params``): one lerp for a whole network; ``tau`` a number or
+    one per row, (P, 1)."""
     if active.all():
         target.lerp_(online, tau)
     else:

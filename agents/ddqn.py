@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from agents.base import AgentConfig, require_action_space, soft_update
+from agents.base import AgentConfig, per_member, require_action_space, soft_update
 from agents.icm import ICMOptions, PopulationICM
 from agents.replay import PopulationReplay
 from common.rng import MemberStreams
@@ -45,12 +45,15 @@ class DDQNConfig(ICMOptions, AgentConfig):
 class DDQN:
     name, title = "ddqn", "Double DQN"
     Config = DDQNConfig
+    # Held as (P,) tensors: members that differ only in these train as one batch (``agents.varied``).
+    MEMBER_FIELDS = ("lr", "gamma", "tau", "eps_init", "eps_min", "eps_decay")
 
     @classmethod
     def check_spec(cls, spec: RealEnvSpec) -> None:
         require_action_space(cls.name, spec, discrete=True)
 
-    def __init__(self, config: DDQNConfig, spec: RealEnvSpec, seeds: list[int]):
+    def __init__(self, config: DDQNConfig, spec: RealEnvSpec, seeds: list[int], member_configs=None):
+        """``member_configs``, when given, holds each member's own values of ``MEMBER_FIELDS``."""
         self.check_spec(spec)
         self.config, self.spec = config, spec
         self.population = len(seeds)
@@ -58,12 +61,13 @@ class DDQN:
         self.rng = MemberStreams(seeds)
         self.q = self._make_q_network(config, spec, seeds)
         self.q_target = self.q.detached_copy()
-        self.optimizer = PopulationAdam(self.q.parameters(), torch.full((self.population,), config.lr))
+        values = lambda name: per_member(name, config, member_configs, self.population)  # noqa: E731
+        self.optimizer = PopulationAdam(self.q.parameters(), values("lr"))
         # The target network in one (P, N) tensor too (Adam re-homes the online one): a soft update is one lerp.
         self.q_target_params = into_one_tensor(self.q_target.parameters())
         self.replay = PopulationReplay(self.population, config.rb_size, spec.state_dim)
-        self.epsilon = torch.full((self.population,), config.eps_init)
-        self.gamma, self.tau = config.gamma, config.tau
+        self.epsilon, self.eps_min, self.eps_decay = values("eps_init"), values("eps_min"), values("eps_decay")
+        self.gamma, self.tau = values("gamma")[:, None], values("tau")[:, None]
         self.nonfinite_loss = torch.zeros(self.population, dtype=torch.bool)
         self.icm = PopulationICM(config, spec, seeds) if config.icm else None
 
@@ -107,7 +111,9 @@ class DDQN:
             rewards, icm_nonfinite = self._add_curiosity(active, members, states, actions, rewards, next_states)
         everyone = len(members) == self.population
         q, q_target = (self.q, self.q_target) if everyone else (self.q.select(members), self.q_target.select(members))
-        grads, loss = self._td_gradients(q, q_target, states, actions.squeeze(-1).long(), rewards, next_states, dones)
+        gamma = self.gamma if everyone else self.gamma[members]
+        grads, loss = self._td_gradients(q, q_target, gamma, states, actions.squeeze(-1).long(), rewards,
+                                         next_states, dones)
         if everyone:
             finite = torch.isfinite(loss)
         else:
@@ -122,8 +128,9 @@ class DDQN:
             nonfinite |= icm_nonfinite
         return nonfinite
 
-    def _td_gradients(self, q, q_target, states, actions, rewards, next_states, dones):
-        """Gradients of each member's double-DQN loss for ``q.parameters()``, and the losses (M,)."""
+    def _td_gradients(self, q, q_target, gamma, states, actions, rewards, next_states, dones):
+        """Gradients of each member's double-DQN loss for ``q.parameters()``, and the losses (M,);
+        ``gamma`` (M, 1) holds the M members' discounts."""
         batch = states.shape[1]
         not_done = 1 - dones
         if not not_done.any():
@@ -136,7 +143,7 @@ class DDQN:
         q_now, q_next = q_both.split(batch, dim=1)
         best_next = q_next.argmax(dim=-1, keepdim=True)
         next_value = q_target(next_states).gather(-1, best_next).squeeze(-1)
-        target = rewards + self.gamma * next_value * not_done
+        target = rewards + gamma * next_value * not_done
         return self._td_error_gradients(q, cache, q_now, actions, target)
 
     @staticmethod
@@ -161,5 +168,5 @@ class DDQN:
         return {f"q.{k}": v for k, v in self.q.member_module(member).state_dict().items()}
 
     def end_episode(self, active: torch.Tensor) -> None:
-        decayed = torch.clamp(self.epsilon * self.config.eps_decay, min=self.config.eps_min)
+        decayed = torch.clamp(self.epsilon * self.eps_decay, min=self.eps_min)
         self.epsilon = torch.where(active, decayed, self.epsilon)

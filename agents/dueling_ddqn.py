@@ -97,7 +97,7 @@ class DuelingDDQN(DDQN):
     def _make_q_network(config: DuelingDDQNConfig, spec: RealEnvSpec, seeds: list[int]) -> PopulationDuelingQ:
         return PopulationDuelingQ.initialise(config, spec, seeds)
 
-    def _td_gradients(self, q, q_target, states, actions, rewards, next_states, dones):
+    def _td_gradients(self, q, q_target, gamma, states, actions, rewards, next_states, dones):
         """The double-DQN loss of DDQN, differentiated by autograd."""
         if not (1 - dones).any():
             # Every sampled transition ends its episode (always so on a bandit SE), as in DDQN.
@@ -106,7 +106,7 @@ class DuelingDDQN(DDQN):
             # The target needs no gradient; a forward apart from the graph keeps the backward pass
             # off the next-state rows.
             best_next = q(next_states).argmax(dim=-1, keepdim=True)
-            target = rewards + self.gamma * q_target(next_states).gather(-1, best_next).squeeze(-1) * (1 - dones)
+            target = rewards + gamma * q_target(next_states).gather(-1, best_next).squeeze(-1) * (1 - dones)
         q.requires_grad_()  # sub-population copies come detached
         with torch.enable_grad():
             q_now = q(states)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import torch
 
-from agents.base import AgentConfig
+from agents.base import AgentConfig, per_member
 from agents.icm import ICMOptions
 from common.rng import MemberStreams, derive_seed
 from common.schema import ACTIVATIONS, option
@@ -81,9 +81,10 @@ class PPOConfig(ICMOptions, AgentConfig):
                                low=0.0, low_open=True)
 
 
-def gae(rewards, values, next_values, terminated, episode_end, gamma: float, lam: float,
+def gae(rewards, values, next_values, terminated, episode_end, gamma, gamma_lambda,
         done_values: torch.Tensor | None = None) -> torch.Tensor:
-    """GAE(lambda) advantages (P, T) of a rollout stored in time order.
+    """GAE(lambda) advantages (P, T) of a rollout stored in time order; ``gamma`` and
+    ``gamma_lambda`` (gamma times lambda) are numbers, or (P, 1) and (P,) per member.
 
     delta_t = r_t + gamma V(s'_t) [not terminated_t] - V(s_t);  A_t = delta_t + gamma lam A_{t+1},
     the recursion cut at every episode end (terminated or truncated). ``where`` rather than a
@@ -99,7 +100,7 @@ def gae(rewards, values, next_values, terminated, episode_end, gamma: float, lam
     advantages = torch.zeros_like(deltas)
     running = torch.zeros_like(deltas[:, 0])
     for t in range(deltas.shape[1] - 1, -1, -1):
-        running = deltas[:, t] + torch.where(episode_end[:, t], 0.0, gamma * lam * running)
+        running = deltas[:, t] + torch.where(episode_end[:, t], 0.0, gamma_lambda * running)
         advantages[:, t] = running
     return advantages
 
@@ -117,12 +118,15 @@ def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class PPO:
     name, title = "ppo", "PPO (clipped surrogate, GAE; discrete or continuous actions)"
     Config = PPOConfig
+    # Held as (P,) tensors: members that differ only in these train as one batch (``agents.varied``).
+    MEMBER_FIELDS = ("lr", "gamma")
 
     @classmethod
     def check_spec(cls, spec: RealEnvSpec) -> None:
         """PPO acts in discrete and continuous action spaces alike."""
 
-    def __init__(self, config: PPOConfig, spec: RealEnvSpec, seeds: list[int]):
+    def __init__(self, config: PPOConfig, spec: RealEnvSpec, seeds: list[int], member_configs=None):
+        """``member_configs``, when given, holds each member's own values of ``MEMBER_FIELDS``."""
         self.config, self.spec = config, spec
         self.population = population = len(seeds)
         self.discrete = spec.discrete_actions
@@ -134,7 +138,12 @@ class PPO:
                                                *net).requires_grad_()
         self.log_std = None if self.discrete else torch.full(
             (population, 1, spec.action_dim), math.log(config.action_std)).requires_grad_()
-        self.optimizer = PopulationAdam(self.parameters(), torch.full((population,), config.lr))
+        self.lr = per_member("lr", config, member_configs, population)
+        self.optimizer = PopulationAdam(self.parameters(), self.lr)
+        self.gamma = per_member("gamma", config, member_configs, population)[:, None]
+        # gamma * lambda as the Python product of the two, as GAE had it with numbers.
+        configs = member_configs or [config] * population
+        self.gamma_lambda = torch.tensor([c.gamma * c.gae_lambda for c in configs], dtype=torch.float32)
         self.icm = self._make_icm(config, spec, seeds) if config.icm else None
         self.nonfinite_loss = torch.zeros(population, dtype=torch.bool)
 
@@ -236,7 +245,7 @@ class PPO:
         if due.any():
             if self.config.anneal_lr:
                 remaining = (1 - self.played / self.config.train_episodes).clamp(min=0)
-                self.optimizer.lr = (self.config.lr * remaining).float()
+                self.optimizer.lr = self.lr * remaining
             self.nonfinite_loss |= self._update(due)
             self.count[due], self.episodes[due] = 0, 0
             self.episode_end[due] = False
@@ -316,7 +325,7 @@ class PPO:
         raw_dones = None if self.done_values is None else self.done_values[members, :length]
         advantages[:, :length] = gae(rewards[:, :length], values[:, :length], next_values[:, :length],
                                      self.terminated[members, :length], self.episode_end[members, :length],
-                                     config.gamma, config.gae_lambda, raw_dones)
+                                     self.gamma[members], self.gamma_lambda[members], raw_dones)
         valid = torch.arange(self.capacity) < count[:, None]
         mean = _masked_mean(advantages, valid)[:, None]
         std = _masked_mean((advantages - mean) ** 2, valid).sqrt()[:, None]

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import torch
 
-from agents.base import AgentConfig, require_action_space
+from agents.base import AgentConfig, per_member, require_action_space
 from common.errors import UserError
 from common.rng import MemberStreams
 from common.schema import option
@@ -110,6 +110,8 @@ class TabularAgent:
 
     name: str
     Config = TabularConfig
+    # Held as (P,) tensors: members that differ only in these train as one batch (``agents.varied``).
+    MEMBER_FIELDS = ("alpha", "gamma", "eps_init", "eps_min", "eps_decay")
 
     @classmethod
     def check_spec(cls, spec: RealEnvSpec) -> None:
@@ -117,7 +119,8 @@ class TabularAgent:
             raise UserError(f"agent '{cls.name}' needs discrete states, but {spec.env_id} has continuous observations")
         require_action_space(cls.name, spec, discrete=True)
 
-    def __init__(self, config: TabularConfig, spec: RealEnvSpec, seeds: list[int]):
+    def __init__(self, config: TabularConfig, spec: RealEnvSpec, seeds: list[int], member_configs=None):
+        """``member_configs``, when given, holds each member's own values of ``MEMBER_FIELDS``."""
         self.check_spec(spec)
         self.config = config
         self.population = len(seeds)
@@ -126,7 +129,9 @@ class TabularAgent:
         shape = (self.population, spec.state_dim, spec.action_dim)
         self.q = torch.zeros(shape)
         self.visits = torch.zeros(shape, dtype=torch.long)  # N(s, a): updates made on each pair
-        self.epsilon = torch.full((self.population,), config.eps_init)
+        values = lambda name: per_member(name, config, member_configs, self.population)  # noqa: E731
+        self.alpha, self.gamma = values("alpha"), values("gamma")
+        self.epsilon, self.eps_min, self.eps_decay = values("eps_init"), values("eps_min"), values("eps_decay")
         self.nonfinite_loss = torch.zeros(self.population, dtype=torch.bool)
         self.members = torch.arange(self.population)
         # The transition ``observe`` hands to ``learn``: cell indices (P,), reward, terminated and the
@@ -173,16 +178,16 @@ class TabularAgent:
         visits = self.visits[index] + 1
         if self.config.count_based:
             rewards = rewards + self.config.beta / visits.float().sqrt()
-        target = rewards + self.config.gamma * self.next_value(next_cells, terminated, active) * bootstrap
+        target = rewards + self.gamma * self.next_value(next_cells, terminated, active) * bootstrap
         value = self.q[index]
-        updated = value + self.config.alpha * (target - value)
+        updated = value + self.alpha * (target - value)
         finite = torch.isfinite(updated)
         self.q[index] = torch.where(active & finite, updated, value)
         self.visits[index] += active.long()
         return active & ~finite
 
     def end_episode(self, active: torch.Tensor) -> None:
-        decayed = torch.clamp(self.epsilon * self.config.eps_decay, min=self.config.eps_min)
+        decayed = torch.clamp(self.epsilon * self.eps_decay, min=self.eps_min)
         self.epsilon = torch.where(active, decayed, self.epsilon)
 
     def member_state_dict(self, member: int) -> dict[str, torch.Tensor]:
@@ -205,8 +210,8 @@ class SARSA(TabularAgent):
     name, title = "sarsa", "tabular SARSA, on-policy (discrete states)"
     Config = SARSAConfig
 
-    def __init__(self, config: SARSAConfig, spec: RealEnvSpec, seeds: list[int]):
-        super().__init__(config, spec, seeds)
+    def __init__(self, config: SARSAConfig, spec: RealEnvSpec, seeds: list[int], member_configs=None):
+        super().__init__(config, spec, seeds, member_configs)
         self.next_action = torch.zeros(self.population, dtype=torch.long)
         self.committed = torch.zeros(self.population, dtype=torch.bool)  # next_action is owed to s'
 

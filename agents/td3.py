@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from agents.base import AgentConfig, require_action_space, soft_update
+from agents.base import AgentConfig, per_member, require_action_space, soft_update
 from agents.icm import ICMOptions, PopulationICM
 from agents.replay import PopulationReplay
 from common.rng import MemberStreams, derive_seed
@@ -74,12 +74,15 @@ class TD3:
     name, title = "td3", "TD3 (twin delayed DDPG, continuous actions)"
     Config = TD3Config
     discrete = False
+    # Held as (P,) tensors: members that differ only in these train as one batch (``agents.varied``).
+    MEMBER_FIELDS = ("lr", "gamma", "tau")
 
     @classmethod
     def check_spec(cls, spec: RealEnvSpec) -> None:
         require_action_space(cls.name, spec, discrete=cls.discrete)
 
-    def __init__(self, config: TD3Config, spec: RealEnvSpec, seeds: list[int]):
+    def __init__(self, config: TD3Config, spec: RealEnvSpec, seeds: list[int], member_configs=None):
+        """``member_configs``, when given, holds each member's own values of ``MEMBER_FIELDS``."""
         self.check_spec(spec)
         self.config, self.spec = config, spec
         self.population = population = len(seeds)
@@ -94,8 +97,11 @@ class TD3:
             spec.state_dim + self.action_size, 1, config.hidden_size, config.hidden_layer,
             config.activation, config.layer_norm).requires_grad_()
         self.actor_target, self.critics_target = self.actor.detached_copy(), self.critics.detached_copy()
-        self.actor_optimizer = PopulationAdam(self.actor.parameters(), torch.full((population,), config.lr))
-        self.critic_optimizer = PopulationAdam(self.critics.parameters(), torch.full((2 * population,), config.lr))
+        values = lambda name: per_member(name, config, member_configs, population)  # noqa: E731
+        lr = values("lr")
+        self.actor_optimizer = PopulationAdam(self.actor.parameters(), lr)
+        self.critic_optimizer = PopulationAdam(self.critics.parameters(), lr.repeat(2))
+        self.gamma, self.tau = values("gamma")[:, None], values("tau")[:, None]
         # The targets in one (P, N) tensor each too (Adam re-homes the online networks): a soft update is one lerp.
         self.actor_target_params = into_one_tensor(self.actor_target.parameters())
         self.critics_target_params = into_one_tensor(self.critics_target.parameters())
@@ -174,7 +180,8 @@ class TD3:
                                              + smoothing.clamp(-limit, limit))
             critics_target = self.critics_target if everyone else self.critics_target.select(twin)
             next_q = critics_target(torch.cat([next_states, next_vectors], dim=-1).repeat(2, 1, 1)).squeeze(-1)
-            target = rewards + config.gamma * (1 - dones) * torch.minimum(*next_q.chunk(2))
+            gamma = self.gamma if everyone else self.gamma[members]
+            target = rewards + gamma * (1 - dones) * torch.minimum(*next_q.chunk(2))
 
         critics = self.critics if everyone else self.critics.rows(twin)
         q = critics(torch.cat([states, vectors], dim=-1).repeat(2, 1, 1)).squeeze(-1)
@@ -215,8 +222,8 @@ class TD3:
         finite[chosen] = torch.isfinite(actor_loss)
         moving = delayed & finite
         self.actor_optimizer.step(grads, moving)
-        soft_update(self.actor_target_params, self.actor_optimizer.flat, self.config.tau, moving)
-        soft_update(self.critics_target_params, self.critic_optimizer.flat, self.config.tau, moving.repeat(2))
+        soft_update(self.actor_target_params, self.actor_optimizer.flat, self.tau, moving)
+        soft_update(self.critics_target_params, self.critic_optimizer.flat, self.tau.repeat(2, 1), moving.repeat(2))
         return finite
 
     def end_episode(self, active: torch.Tensor) -> None:

@@ -2,7 +2,7 @@
 
     python -m experiments.benchmark_agents [--agent ddqn=CartPole-v0 --agent td3=Pendulum-v1]
                                            [--population 8 | --population 1,16,48] [--steps 2000]
-                                           [--vary-hp] [--se MODEL] [--record]
+                                           [--vary-hp [--vary-fields F,...]] [--se MODEL] [--record]
 
 Each agent trains for a fixed step budget with no tests until the end, so both sides do equal work;
 a member's result must be the same either way (they are checked). Training is on the agent's real
@@ -13,6 +13,9 @@ a population of one trained one after another is a single agent's speed.
 
 ``--vary-hp`` samples every member's hyperparameters (``agents.<agent>.vary_hp``) and also times the
 same population with the shared values, for the cost of varying them (``varied / uniform``).
+``--vary-fields`` names the fields drawn (``agents.<agent>.vary_fields``; default the paper's lr,
+batch size, width and depth): members that differ only in fields the agent holds per member
+(``MEMBER_FIELDS``: lr, gamma, tau, epsilon schedule) train as one batch.
 ``--record`` writes the table into BENCHMARKS.md.
 """
 import sys
@@ -45,6 +48,9 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=0, help="seed of the population")
     parser.add_argument("--vary-hp", action="store_true",
                         help="every member samples its own hyperparameters; also times the uniform population")
+    parser.add_argument("--vary-fields", metavar="F,...",
+                        help="with --vary-hp, the fields each member draws (default the paper's: lr, batch size, "
+                             "width, depth)")
     parser.add_argument("--se", type=Path, metavar="MODEL", help="train on this learned SE instead of the real env")
     parser.add_argument("--record", action="store_true", help="write the figures into BENCHMARKS.md")
     return parser.parse_args(argv)
@@ -81,6 +87,8 @@ def make_setup(agent: str, env: str, args, vary_hp: bool) -> Setup:
                  "protocol.test_every=0", "protocol.stop_when_solved=false", "protocol.se_early_out=false",
                  f"agents.{agent}.train_episodes=100000", f"agents.{agent}.test_episodes=1",
                  f"agents.{agent}.vary_hp={str(vary_hp).lower()}"]
+    if vary_hp and args.vary_fields:
+        overrides.append(f"agents.{agent}.vary_fields={args.vary_fields}")
     if args.se is None:
         return Setup(load_config(None, [f"env={env}", *overrides]))
     kind, nets, se_config = load_model(args.se)
@@ -128,7 +136,7 @@ def benchmark(agent: str, env: str, population: int, args) -> dict:
 
 
 def report(args, argv: list[str], rows: list[dict]) -> str:
-    varied = " (varied HPs)" if args.vary_hp else ""
+    varied = f" (varied HPs: {args.vary_fields or 'lr,batch_size,hidden_size,hidden_layer'})" if args.vary_hp else ""
     lines = [f"Command: `python -m experiments.benchmark_agents {' '.join(argv)}`  ", machine_line(),
              f"Date: {time.strftime('%Y-%m-%d')}; training on {args.se or 'the real env'}{varied}", "",
              "| agent | env | agents | steps each | batched s | one after another s | µs per agent-step, batched "
@@ -152,6 +160,8 @@ def main(argv=None):
     populations = parse_populations(args.population)
     if args.steps < 1:
         raise UserError("--steps must be >= 1")
+    if args.vary_fields and not args.vary_hp:
+        raise UserError("--vary-fields needs --vary-hp")
     pairs = [parse_pair(p) for p in (args.pairs or DEFAULT_PAIRS)]
     for agent, env in pairs:
         if agent not in AGENTS:

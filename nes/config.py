@@ -52,9 +52,9 @@ class NESSettings:
         "empty: the run's agent alone")
     hp_draws: int = option(
         0, "0: every agent trains with its agents.<name> section; K >= 1: each NES iteration draws K samples of "
-        "the varied hyperparameters (vary_hp's ranges: lr, batch size, width, depth) and repeat r of every "
-        "member trains with sample r mod K, so members are ranked on the same draws, agents batch as K "
-        "populations, and over a run the SE meets many draws (NES's agents then ignore vary_hp, which still "
+        "the varied hyperparameters (vary_fields, with vary_hp's ranges; by default lr, batch size, width, "
+        "depth) and repeat r of every member trains with sample r mod K, so members are ranked on the same "
+        "draws, agents batch as K populations, and over a run the SE meets many draws (NES's agents then ignore vary_hp, which still "
         "applies to evaluations)", low=0)
     common_agent_seeds: bool = option(
         False, "the agents of every perturbed member share one iteration's seeds (common random numbers: "

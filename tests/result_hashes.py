@@ -4,7 +4,7 @@
     python -m tests.result_hashes | diff before.txt -   # on the new one: no output, no change
 
 Each line trains one small population (DDQN alone and in a population, on an SE and on the real
-env; Dueling DDQN; TD3; discrete TD3; PPO; varied DDQN) and hashes every member's trained
+env; Dueling DDQN; TD3; discrete TD3; PPO; Q-learning; SARSA; varied DDQN and PPO) and hashes every member's trained
 parameters, test returns and step counts. The hashes depend on the CPU's instruction set, so only
 compare runs on one machine; ``tests/test_agent_contract.py`` is the portable check of exactness.
 """
@@ -24,7 +24,9 @@ SE_MODEL = "zoo/CartPole-v0/cartpole_se_seed0.pt"
 RUNS = [("ddqn", "CartPole-v0", 1, 1500, True, False), ("ddqn", "CartPole-v0", 5, 1500, True, False),
         ("ddqn", "CartPole-v0", 3, 1500, False, False), ("dueling_ddqn", "CartPole-v0", 3, 800, False, False),
         ("td3", "Pendulum-v1", 2, 600, False, False), ("ppo", "CartPole-v0", 3, 1500, False, False),
-        ("ddqn", "CartPole-v0", 4, 1000, False, True), ("td3_discrete", "CartPole-v0", 2, 600, False, False)]
+        ("ddqn", "CartPole-v0", 4, 1000, False, True), ("td3_discrete", "CartPole-v0", 2, 600, False, False),
+        ("ql", "CliffWalking-v1", 3, 3000, False, False), ("sarsa", "CliffWalking-v1", 3, 3000, False, False),
+        ("ppo", "CartPole-v0", 3, 1500, False, True)]
 
 
 def result_hash(agent: str, env: str, population: int, steps: int, on_se: bool, vary_hp: bool) -> str:

@@ -25,7 +25,7 @@ import torch
 from agents import AGENTS, make_agent
 from agents.base import AgentConfig
 from agents.training import train_population
-from agents.varied import VariedAgent
+from agents.varied import PAPER_FIELDS, VariedAgent
 from common.errors import UserError
 from envs.initial_states import InitialStateSampler
 from envs.real import real_env_spec
@@ -91,6 +91,7 @@ def first_train_env(env_id: str) -> str:
 ALONE_CASES = ([(name, env, train_env, "plain") for name, env in CASES for train_env in TRAIN_ENVS[env]]
                + [(name, env, first_train_env(env), "icm") for name, env in CASES if has_field(name, "icm")]
                + [(name, env, first_train_env(env), "vary_hp") for name, env in CASES]
+               + [(name, env, first_train_env(env), "vary_member_fields") for name, env in CASES]
                + [(name, env, first_train_env(env), "layer_norm") for name, env in CASES
                   if has_field(name, "layer_norm")])
 
@@ -103,6 +104,9 @@ def small_config(name: str, env_id: str, train_env: str, variant: str = "plain")
     settings = SMALL | {"train_episodes": TRAIN_ENVS[env_id][train_env]}
     settings |= {"icm": True} if variant == "icm" else {}
     settings |= {"vary_hp": True} if variant == "vary_hp" else {}
+    # Only the fields the agent holds per member vary: the members share one batched sub-agent.
+    settings |= ({"vary_hp": True, "vary_fields": ",".join(AGENTS[name].MEMBER_FIELDS)}
+                 if variant == "vary_member_fields" else {})
     settings |= {"layer_norm": True, "hidden_layer": 2} if variant == "layer_norm" else {}
     return dataclasses.replace(config, **{k: v for k, v in settings.items() if k in fields})
 
@@ -235,6 +239,7 @@ def test_config_spec(name):
     assert agent_class.name == name
     assert agent_class.title and "\n" not in agent_class.title
     assert dataclasses.is_dataclass(agent_class.Config) and issubclass(agent_class.Config, AgentConfig)
+    assert agent_class.MEMBER_FIELDS and all(has_field(name, f) for f in agent_class.MEMBER_FIELDS)
     # The agents.<name> section is the agent's own Config with its own defaults.
     assert getattr(load_config(None).agents, name) == agent_class.Config()
     for env_id in ALL_ENVS:
@@ -271,8 +276,15 @@ def test_a_member_trains_the_same_alone_as_in_a_population(name, env_id, train_e
         assert together[0].actor.norm and together[0].critics.norm
         assert not torch.equal(together[0].critics.norm[0], torch.ones_like(together[0].critics.norm[0])), "it learns"
     if variant == "vary_hp":
-        assert isinstance(together[0], VariedAgent) and len(together[0].groups) == len(SEEDS), "one config each"
+        # A sub-agent per member where a size varies; one for all where only per-member fields do (tabular).
+        sizes = [f for f in PAPER_FIELDS.split(",") if has_field(name, f) and f not in AGENTS[name].MEMBER_FIELDS]
+        assert isinstance(together[0], VariedAgent) and len(together[0].groups) == (len(SEEDS) if sizes else 1)
         assert together[0].member_configs[MEMBER] == alone[0].member_configs[0]
+    if variant == "vary_member_fields":
+        assert isinstance(together[0], VariedAgent) and len(together[0].groups) == 1, "one batch"
+        configs = together[0].member_configs
+        assert len({repr(c) for c in configs}) == len(SEEDS), "the members should differ"
+        assert configs[MEMBER] == alone[0].member_configs[0]
     assert_same_member(together, MEMBER, alone, 0)
 
 

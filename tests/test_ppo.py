@@ -30,7 +30,7 @@ def test_gae_matches_a_hand_computed_rollout():
     next_values = torch.tensor([[1.0, 1.5, 9.0, 3.0], [7.0, nan, nan, nan]])
     terminated = torch.tensor([[False, False, True, False], [True, False, False, False]])
     episode_end = torch.tensor([[False, False, True, True], [True, False, False, False]])
-    advantages = gae(rewards, values, next_values, terminated, episode_end, gamma=0.9, lam=0.8)
+    advantages = gae(rewards, values, next_values, terminated, episode_end, gamma=0.9, gamma_lambda=0.9 * 0.8)
     # deltas: 1 + 0.9 - 0.5 = 1.4, 2 + 1.35 - 1 = 2.35, 3 - 1.5 = 1.5, 4 + 2.7 - 2 = 4.7
     # A3 = 4.7; A2 = 1.5; A1 = 2.35 + 0.72 * 1.5 = 3.43; A0 = 1.4 + 0.72 * 3.43 = 3.8696
     assert advantages[0].tolist() == pytest.approx([3.8696, 3.43, 1.5, 4.7], rel=1e-6)
