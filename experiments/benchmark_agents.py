@@ -12,7 +12,9 @@ per agent and population size, seconds and microseconds per agent-step both ways
 a population of one trained one after another is a single agent's speed.
 
 ``--vary-hp`` samples every member's hyperparameters (``agents.<agent>.vary_hp``) and also times the
-same population with the shared values, for the cost of varying them (``varied / uniform``).
+same population with the shared values, for the cost of varying them (``varied / uniform``), beside
+how much more arithmetic the drawn sizes ask of an update (``update work``: batch size x
+parameters, summed over the members).
 ``--vary-fields`` names the fields drawn (``agents.<agent>.vary_fields``; default the paper's lr,
 batch size, width and depth): members that differ only in fields the agent holds per member
 (``MEMBER_FIELDS``: lr, gamma, tau, epsilon schedule) train as one batch.
@@ -100,8 +102,19 @@ def make_setup(agent: str, env: str, args, vary_hp: bool) -> Setup:
     return Setup(config, all_parameters(config, psi_of(config, nets)))
 
 
+def update_work(agent, config) -> int | None:
+    """Batch size x parameters, summed over the members: what one update's arithmetic grows with
+    as varied hyperparameters draw sizes. None for an agent without minibatches (tabular)."""
+    configs = getattr(agent, "member_configs", None) or [config] * agent.population
+    if not hasattr(config, "batch_size"):
+        return None
+    return sum(c.batch_size * sum(t.numel() for t in agent.member_state_dict(member).values())
+               for member, c in enumerate(configs))
+
+
 def train(setup: Setup, seeds: list[int]):
-    """Train ``seeds`` as one population for the step budget; (test returns, steps, seconds).
+    """Train ``seeds`` as one population for the step budget; (test returns, steps, seconds,
+    update work).
 
     The seconds include building the agents and envs (milliseconds beside the training)."""
     config = setup.config
@@ -112,43 +125,47 @@ def train(setup: Setup, seeds: list[int]):
     else:
         params = setup.se_params.expand(len(seeds), -1)
         train_env = training_env(config, real_env_spec(config.env), params, roles.train_env)
-    result = train_fresh_population(config.agent, config.agent_config(), config.env, roles, train_env,
-                                    config.protocol, on_synthetic=setup.se_params is not None).result
+    trained = train_fresh_population(config.agent, config.agent_config(), config.env, roles, train_env,
+                                     config.protocol, on_synthetic=setup.se_params is not None)
     seconds = time.perf_counter() - start
-    return result.test_return, result.train_steps, seconds
+    work = update_work(trained.agent, config.agent_config())
+    return trained.result.test_return, trained.result.train_steps, seconds, work
 
 
 def benchmark(agent: str, env: str, population: int, args) -> dict:
     setup = make_setup(agent, env, args, args.vary_hp)
     seeds = [derive_seed(args.seed, member) for member in range(population)]
-    batched_returns, batched_steps, batched_s = train(setup, seeds)
+    batched_returns, batched_steps, batched_s, work = train(setup, seeds)
     alone = [train(setup, [seed]) for seed in seeds]
-    serial_s = sum(seconds for _, _, seconds in alone)
-    equal = (torch.equal(batched_returns, torch.cat([r for r, _, _ in alone]))
-             and torch.equal(batched_steps, torch.cat([s for _, s, _ in alone])))
+    serial_s = sum(seconds for _, _, seconds, _ in alone)
+    equal = (torch.equal(batched_returns, torch.cat([r for r, _, _, _ in alone]))
+             and torch.equal(batched_steps, torch.cat([s for _, s, _, _ in alone])))
     steps = int(batched_steps.sum())
     row = {"agent": agent, "env": env, "population": population, "batched_s": batched_s, "serial_s": serial_s,
            "batched_us": batched_s / steps * 1e6, "serial_us": serial_s / steps * 1e6, "equal": equal}
     if args.vary_hp:
-        _, uniform_steps, uniform_s = train(make_setup(agent, env, args, vary_hp=False), seeds)
+        _, uniform_steps, uniform_s, uniform_work = train(make_setup(agent, env, args, vary_hp=False), seeds)
         row["uniform_us"] = uniform_s / int(uniform_steps.sum()) * 1e6
+        row["work_ratio"] = None if work is None else work / uniform_work
     return row
 
 
 def report(args, argv: list[str], rows: list[dict]) -> str:
-    varied = f" (varied HPs: {args.vary_fields or 'lr,batch_size,hidden_size,hidden_layer'})" if args.vary_hp else ""
+    fields = args.vary_fields or "the paper's lr, batch size, width, depth"
+    varied = f" (varied HPs: {fields})" if args.vary_hp else ""
     lines = [f"Command: `python -m experiments.benchmark_agents {' '.join(argv)}`  ", machine_line(),
              f"Date: {time.strftime('%Y-%m-%d')}; training on {args.se or 'the real env'}{varied}", "",
              "| agent | env | agents | steps each | batched s | one after another s | µs per agent-step, batched "
              "| µs per agent-step, one after another | speed-up | same results |"
-             + (" uniform batched µs | varied / uniform |" if args.vary_hp else ""),
-             "|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if args.vary_hp else "")]
+             + (" uniform batched µs | varied / uniform | update work, varied / uniform |" if args.vary_hp else ""),
+             "|---|---|---|---|---|---|---|---|---|---|" + ("---|---|---|" if args.vary_hp else "")]
     for r in rows:
         line = (f"| {r['agent']} | {r['env']} | {r['population']} | {args.steps} | {r['batched_s']:.1f} | "
                 f"{r['serial_s']:.1f} | {r['batched_us']:.0f} | {r['serial_us']:.0f} | "
                 f"{r['serial_s'] / r['batched_s']:.1f}x | {'yes' if r['equal'] else 'NO'} |")
         if args.vary_hp:
-            line += f" {r['uniform_us']:.0f} | {r['batched_us'] / r['uniform_us']:.2f}x |"
+            work = "-" if r["work_ratio"] is None else f"{r['work_ratio']:.2f}x"
+            line += f" {r['uniform_us']:.0f} | {r['batched_us'] / r['uniform_us']:.2f}x | {work} |"
         lines.append(line)
     return "\n".join(lines)
 

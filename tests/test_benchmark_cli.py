@@ -36,11 +36,23 @@ def test_agent_benchmark_on_an_se_with_varied_hps_reports_both_populations(run_m
     assert completed.returncode == 0, completed.stderr
     rows = [line.split(" | ") for line in completed.stdout.splitlines() if line.startswith("| ddqn | CartPole-v0 |")]
     assert [(row[2], row[9]) for row in rows] == [("1", "yes"), ("2", "yes")]
-    assert all(row[-1].endswith("x |") for row in rows), "the varied / uniform ratio"
-    assert "cartpole_se_seed0.pt (varied HPs)" in completed.stdout
+    assert all(row[-2].endswith("x") and row[-1].endswith("x |") for row in rows), "varied / uniform: time, work"
+    assert "cartpole_se_seed0.pt (varied HPs: the paper's" in completed.stdout
+
+
+def test_agent_benchmark_varies_the_named_fields_only(run_module):
+    completed = run_module("experiments.benchmark_agents", "--agent", "ddqn=CartPole-v0", "--population", "3",
+                           "--steps", 40, "--vary-hp", "--vary-fields", "lr,gamma")
+    assert completed.returncode == 0, completed.stderr
+    row = next(line for line in completed.stdout.splitlines() if line.startswith("| ddqn | CartPole-v0 |"))
+    assert row.endswith("| 1.00x |"), "lr and gamma leave the update's work as it was"
+    assert "(varied HPs: lr,gamma)" in completed.stdout
 
 
 @pytest.mark.parametrize("args, message", [
+    (["--vary-fields", "lr"], "--vary-fields needs --vary-hp"),
+    (["--vary-hp", "--vary-fields", "lr,depth"], "config key 'agents.ddqn.vary_fields' names 'depth', which cannot "
+     "vary; choose from lr, alpha, batch_size, hidden_size, hidden_layer, gamma, tau, eps_init, eps_min, eps_decay"),
     (["--population", "4,x"], "--population expects sizes like 8 or 1,16,48, got '4,x'"),
     (["--population", "0"], "--population sizes must be >= 1"),
     (["--se", "zoo/Acrobot-v1/acrobot_bandit_se_seed0.pt"],
