@@ -7,6 +7,7 @@ member outside it must come out exactly as if the call had not happened (paramet
 state, buffers, random streams). That is what makes a member trained in a population equal to
 the same member trained alone.
 """
+import operator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -88,16 +89,18 @@ def require_action_space(agent_name: str, spec: RealEnvSpec, *, discrete: bool) 
         raise UserError(f"agent '{agent_name}' needs {wanted} actions, but {spec.env_id} has {found} actions")
 
 
-def per_member(name: str, config, member_configs, population: int) -> torch.Tensor:
-    """(P,) float32 values of the config field ``name``: each member's own from ``member_configs``
-    (varied hyperparameters, ``agents.varied``), else ``config``'s for all. Arithmetic with these
-    rounds exactly as with the Python number: ATen casts a scalar operand to float32 too."""
+def per_member(field, config, member_configs, population: int) -> torch.Tensor:
+    """(P,) float32 values of ``field`` (a config field's name, or a function of a config): each
+    member's own from ``member_configs`` (varied hyperparameters, ``agents.varied``), else
+    ``config``'s for all. Arithmetic with these rounds exactly as with the Python number: ATen casts
+    a scalar operand to float32 too."""
+    value = field if callable(field) else operator.attrgetter(field)
     configs = member_configs if member_configs is not None else [config] * population
-    return torch.tensor([getattr(c, name) for c in configs], dtype=torch.float32)
+    return torch.tensor([value(c) for c in configs], dtype=torch.float32)
 
 
 @torch.no_grad()
-def soft_update(target: torch.Tensor, online: torch.Tensor, tau: torch.Tensor, active: torch.Tensor) -> None:
+def soft_update(target: torch.Tensor, online: torch.Tensor, tau: torch.Tensor | float, active: torch.Tensor) -> None:
     """target <- target + tau * (online - target) for the ``active`` rows of two networks' (P, N)
     parameter tensors (``models.flat_params``): one lerp for a whole network; ``tau`` a number or
     one per row, (P, 1)."""

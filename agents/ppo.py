@@ -142,8 +142,7 @@ class PPO:
         self.optimizer = PopulationAdam(self.parameters(), self.lr)
         self.gamma = per_member("gamma", config, member_configs, population)[:, None]
         # gamma * lambda as the Python product of the two, as GAE had it with numbers.
-        configs = member_configs or [config] * population
-        self.gamma_lambda = torch.tensor([c.gamma * c.gae_lambda for c in configs], dtype=torch.float32)
+        self.gamma_lambda = per_member(lambda c: c.gamma * c.gae_lambda, config, member_configs, population)
         self.icm = self._make_icm(config, spec, seeds) if config.icm else None
         self.nonfinite_loss = torch.zeros(population, dtype=torch.bool)
 
