@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from common.memory import retain_freed_memory
+
 log = logging.getLogger(__name__)
 
 
@@ -80,6 +82,7 @@ def train_population(agent, train_env, test_env, agent_config, protocol, *,
     ``on_episode(EpisodeReport)``, if given, is called whenever members have ended episodes
     (progress bars, per-episode metrics).
     """
+    retain_freed_memory()   # every backend trains here: its updates reuse memory instead of faulting it in
     run = _PopulationRun(agent, train_env, test_env, agent_config, protocol, on_synthetic, deadline, on_episode)
     run.play()
     return run.result()
