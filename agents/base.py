@@ -100,11 +100,12 @@ def per_member(field, config, member_configs, population: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def soft_update(target: torch.Tensor, online: torch.Tensor, tau: torch.Tensor | float, active: torch.Tensor) -> None:
-    """target <- target + tau * (online - target) for the ``active`` rows of two networks' (P, N)
-    parameter tensors (``models.flat_params``): one lerp for a whole network; ``tau`` a number or
-    one per row, (P, 1)."""
-    if active.all():
+def soft_update(target: torch.Tensor, online: torch.Tensor, tau: torch.Tensor | float,
+                active: torch.Tensor | None) -> None:
+    """target <- target + tau * (online - target) for the ``active`` rows (None: all) of two
+    networks' (P, N) parameter tensors (``models.flat_params``): one lerp for a whole network;
+    ``tau`` a number or one per row, (P, 1)."""
+    if active is None or active.all():
         target.lerp_(online, tau)
     else:
         target.copy_(torch.where(active[:, None], torch.lerp(target, online, tau), target))

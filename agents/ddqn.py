@@ -95,7 +95,7 @@ class DDQN:
         """Store one transition per active member (B = 1 training episode per member); the buffer's
         done is ``done_values`` where given (the raw SE output the paper stores), else ``terminated``."""
         dones = terminated if done_values is None else done_values
-        self.replay.add(active, states[:, 0], actions[:, 0], rewards[:, 0], next_states[:, 0], dones[:, 0])
+        self.replay.add(active, states, actions, rewards, next_states, dones)
 
     @torch.no_grad()
     def learn(self, active: torch.Tensor) -> torch.Tensor:
@@ -104,65 +104,72 @@ class DDQN:
         The forward and backward passes run on the active members only: late in a training most
         members have stopped, and computing masked rows would waste most of the batch.
         """
-        members = torch.nonzero(active).flatten()
-        batch = self.config.batch_size
-        states, actions, rewards, next_states, dones = self.replay.sample(self.rng, batch, active, members)
+        everyone = bool(active.all())
+        members = None if everyone else torch.nonzero(active).flatten()
+        states, actions, rewards, next_states, dones = self.replay.sample(self.rng, self.config.batch_size, active,
+                                                                          members)
         if self.icm is not None:
             rewards, icm_nonfinite = self._add_curiosity(active, members, states, actions, rewards, next_states)
-        everyone = len(members) == self.population
-        q, q_target = (self.q, self.q_target) if everyone else (self.q.select(members), self.q_target.select(members))
-        gamma = self.gamma if everyone else self.gamma[members]
-        grads, loss = self._td_gradients(q, q_target, gamma, states, actions.squeeze(-1).long(), rewards,
-                                         next_states, dones)
+        taken = actions.long()   # (M, batch, 1): the index of each transition's action
+        grad, grad_views = self.optimizer.grad, self.optimizer.grad_views
         if everyone:
+            # The backward writes straight into the optimizer's gradient buffer.
+            _, loss = self._td_gradients(self.q, self.q_target, self.gamma, states, taken, rewards, next_states,
+                                         dones, out=grad_views)
             finite = torch.isfinite(loss)
+            stepping = None if bool(finite.all()) else finite   # None: every member steps
+            nonfinite = ~finite
         else:
+            grads, loss = self._td_gradients(self.q.select(members), self.q_target.select(members),
+                                             self.gamma[members], states, taken, rewards, next_states, dones)
             finite = torch.zeros_like(active)
             finite[members] = torch.isfinite(loss)
-            grads = [torch.zeros_like(p).index_copy_(0, members, g) for p, g in zip(self.q.parameters(), grads)]
-        stepping = active & finite
-        self.optimizer.step(grads, stepping)
+            for view, member_grads in zip(grad_views, grads):   # the others' rows are masked out
+                view.index_copy_(0, members, member_grads)
+            stepping = active & finite
+            nonfinite = active & ~finite
+        self.optimizer.step(grad, stepping)
         soft_update(self.q_target_params, self.optimizer.flat, self.tau, stepping)
-        nonfinite = active & ~finite
         if self.icm is not None:
             nonfinite |= icm_nonfinite
         return nonfinite
 
-    def _td_gradients(self, q, q_target, gamma, states, actions, rewards, next_states, dones):
-        """Gradients of each member's double-DQN loss for ``q.parameters()``, and the losses (M,);
-        ``gamma`` (M, 1) holds the M members' discounts."""
+    def _td_gradients(self, q, q_target, gamma, states, taken, rewards, next_states, dones, out=None):
+        """Gradients of each member's double-DQN loss for ``q.parameters()`` (into ``out`` where
+        given), and the losses (M,); ``gamma`` (M, 1) holds the M members' discounts and ``taken``
+        (M, batch, 1) the actions."""
         batch = states.shape[1]
         not_done = 1 - dones
         if not not_done.any():
             # Every sampled transition ends its episode (always so on a bandit SE): the target is
             # the reward alone, and the next-state passes would only be multiplied by zero.
             q_now, cache = q.forward(states)
-            return self._td_error_gradients(q, cache, q_now, actions, rewards)
+            return self._td_error_gradients(q, cache, q_now, taken, rewards, out)
         # One forward of the online net serves both Q(s, .) and the argmax over Q(s', .).
         q_both, cache = q.forward(torch.cat([states, next_states], dim=1))
         q_now, q_next = q_both.split(batch, dim=1)
         best_next = q_next.argmax(dim=-1, keepdim=True)
         next_value = q_target(next_states).gather(-1, best_next).squeeze(-1)
         target = rewards + gamma * next_value * not_done
-        return self._td_error_gradients(q, cache, q_now, actions, target)
+        return self._td_error_gradients(q, cache, q_now, taken, target, out)
 
     @staticmethod
-    def _td_error_gradients(q, cache, q_now, actions, target):
+    def _td_error_gradients(q, cache, q_now, taken, target, out):
         batch = q_now.shape[1]
-        taken = actions.unsqueeze(-1)
         error = q_now.gather(-1, taken).squeeze(-1) - target
         # d(mean squared error)/dQ, placed on the taken action; each member's gradient is its own.
         grad_q = torch.zeros_like(q_now).scatter_(-1, taken, (2.0 / batch * error).unsqueeze(-1))
-        return q.backward(cache, grad_q, rows=batch), (error ** 2).mean(dim=1)
+        return q.backward(cache, grad_q, rows=batch, out=out), (error ** 2).mean(dim=1)
 
     def _add_curiosity(self, active, members, states, actions, rewards, next_states):
         """One ICM step on the sampled batch, then rewards + its curiosity reward (the ICM takes
         whole-population tensors; inactive members' rows stay zero and are not used)."""
-        if len(members) < self.population:
+        if members is not None:
             whole = lambda t: t.new_zeros((self.population,) + t.shape[1:]).index_copy_(0, members, t)  # noqa: E731
             states, actions, next_states = whole(states), whole(actions), whole(next_states)
         nonfinite = self.icm.learn(states, actions, next_states, active)
-        return rewards + self.icm.intrinsic_reward(states, actions, next_states)[members], nonfinite
+        curiosity = self.icm.intrinsic_reward(states, actions, next_states)
+        return rewards + (curiosity if members is None else curiosity[members]), nonfinite
 
     def member_state_dict(self, member: int) -> dict[str, torch.Tensor]:
         return {f"q.{k}": v for k, v in self.q.member_module(member).state_dict().items()}

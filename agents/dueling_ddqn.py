@@ -97,8 +97,9 @@ class DuelingDDQN(DDQN):
     def _make_q_network(config: DuelingDDQNConfig, spec: RealEnvSpec, seeds: list[int]) -> PopulationDuelingQ:
         return PopulationDuelingQ.initialise(config, spec, seeds)
 
-    def _td_gradients(self, q, q_target, gamma, states, actions, rewards, next_states, dones):
-        """The double-DQN loss of DDQN, differentiated by autograd."""
+    def _td_gradients(self, q, q_target, gamma, states, taken, rewards, next_states, dones, out=None):
+        """The double-DQN loss of DDQN, differentiated by autograd (gradients copied into ``out``
+        where given)."""
         if not (1 - dones).any():
             # Every sampled transition ends its episode (always so on a bandit SE), as in DDQN.
             target = rewards
@@ -110,9 +111,11 @@ class DuelingDDQN(DDQN):
         q.requires_grad_()  # sub-population copies come detached
         with torch.enable_grad():
             q_now = q(states)
-            loss = ((q_now.gather(-1, actions.unsqueeze(-1)).squeeze(-1) - target) ** 2).mean(dim=1)
+            loss = ((q_now.gather(-1, taken).squeeze(-1) - target) ** 2).mean(dim=1)
             # Members share no parameters, so the gradient of the sum is each member's own gradient.
             grads = torch.autograd.grad(loss.sum(), q.parameters())
+        for buffer, grad in zip(out or (), grads):
+            buffer.copy_(grad)
         return list(grads), loss.detach()
 
     def member_state_dict(self, member: int) -> dict[str, torch.Tensor]:

@@ -22,6 +22,7 @@ class PopulationReplay:
         self.position = torch.zeros(population, dtype=torch.long)
         self.size = torch.zeros(population, dtype=torch.long)
         self._members = torch.arange(population)
+        self._first_rows = self._members[:, None] * self.rows.shape[1]   # each member's first row, flattened
         # An upper bound of position.max() kept in Python: the buffer grows without reading a tensor.
         self._most_added = 0
 
@@ -30,14 +31,16 @@ class PopulationReplay:
         if allocated < self.capacity and self._most_added >= allocated:
             extra = min(allocated, self.capacity - allocated)
             self.rows = torch.cat([self.rows, torch.zeros(self.population, extra, self.width)], dim=1)
+            self._first_rows = self._members[:, None] * self.rows.shape[1]
 
     def add(self, active: torch.Tensor, states, actions, rewards, next_states, dones) -> None:
-        """Append one transition (leading dim P) for every ``active`` member."""
+        """Append the transition of every ``active`` member, as one env step gives it (one episode
+        per member): states (P, 1, S), actions (P, 1[, A]), rewards and dones (P, 1)."""
         self._grow_if_full()
         self._most_added = min(self._most_added + 1, self.capacity)
-        # cat promotes the integer actions and boolean dones to the states' float type.
-        packed = torch.cat([states, actions.reshape(self.population, -1), rewards[:, None], next_states,
-                            dones[:, None]], dim=1)
+        # float32 before the cat: a cat that promotes integer actions and boolean dones costs more.
+        packed = torch.cat([states, actions.reshape(self.population, 1, -1).float(), rewards[..., None], next_states,
+                            dones[..., None].float()], dim=2).view(self.population, self.width)
         if bool(active.all()):
             self.rows[self._members, self.position] = packed
             self.position.add_(1).remainder_(self.capacity)
@@ -50,18 +53,20 @@ class PopulationReplay:
         self.position.index_copy_(0, members, (slots + 1) % self.capacity)
         self.size.index_copy_(0, members, torch.clamp(self.size.index_select(0, members) + 1, max=self.capacity))
 
-    def sample(self, rng: MemberStreams, batch_size: int, active: torch.Tensor, members: torch.Tensor):
-        """(len(members), batch) states, actions, rewards, next states and dones.
+    def sample(self, rng: MemberStreams, batch_size: int, active: torch.Tensor, members: torch.Tensor | None):
+        """(M, batch) states, actions, rewards, next states and dones (actions (M, batch, A)).
 
-        Each member draws uniformly from its own buffer; ``members`` are the indices of the
-        ``active`` mask, and only they advance their random streams.
+        Each member draws uniformly from its own buffer; ``members`` are the M indices of the
+        ``active`` mask (None: all P are active), and only they advance their random streams.
         """
         index = rng.integers(self.size.clamp(min=1), batch_size, active)
-        if len(members) < self.population:
-            index = index[members]
-        flat = index.add_(members[:, None] * self.rows.shape[1]).view(-1)   # rows of the flattened buffer
-        batch = self.rows.view(-1, self.width).index_select(0, flat).view(len(members), batch_size, self.width)
-        s, a = self.state_dim, self.action_dim
-        states, actions = batch[..., :s], batch[..., s:s + a]
-        rewards, next_states, dones = batch[..., s + a], batch[..., s + a + 1:2 * s + a + 1], batch[..., -1]
-        return states, actions, rewards, next_states, dones
+        if members is None:
+            first_rows, count = self._first_rows, self.population
+        else:
+            index = index[members] if len(members) < self.population else index
+            first_rows, count = members[:, None] * self.rows.shape[1], len(members)
+        flat = index.add_(first_rows).view(-1)   # rows of the flattened buffer
+        batch = self.rows.view(-1, self.width).index_select(0, flat).view(count, batch_size, self.width)
+        states, actions, rewards, next_states, dones = batch.split(
+            [self.state_dim, self.action_dim, 1, self.state_dim, 1], dim=-1)
+        return states, actions, rewards[..., 0], next_states, dones[..., 0]

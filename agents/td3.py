@@ -157,8 +157,7 @@ class TD3:
         """Store one transition per active member with the action vector ``act`` made (B = 1); the
         buffer's done is ``done_values`` where given (the raw SE output), else ``terminated``."""
         dones = terminated if done_values is None else done_values
-        self.replay.add(active, states[:, 0], self._last_vectors[:, 0], rewards[:, 0], next_states[:, 0],
-                        dones[:, 0])
+        self.replay.add(active, states, self._last_vectors, rewards, next_states, dones)
 
     def learn(self, active: torch.Tensor) -> torch.Tensor:
         """One critic step for every active member, plus an actor and target step every

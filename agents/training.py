@@ -118,12 +118,21 @@ class _PopulationRun:
 
     def play(self) -> None:
         self._start_episodes(self.training.clone())
+        self._note_who_plays()
         # Members waiting to be tested or updated together are handled once nobody plays, so
         # while anybody waits, somebody plays.
-        while self.playing.any():
+        while self.anyone_playing:
             ended = self._step()
             if ended.any():
                 self._episodes_ended(ended)
+                self._note_who_plays()
+
+    def _note_who_plays(self) -> None:
+        """Who plays and who learns changes only where episodes end: noted there rather than found
+        out again at every step, where a population of one pays for every tensor call."""
+        self.learning = self.playing & self.past_init
+        self.anyone_learning = bool(self.learning.any())
+        self.anyone_playing = bool(self.playing.any())
 
     def _episodes_ended(self, ended: torch.Tensor) -> None:
         """Members due a test or an end-of-episode update wait; the others' episodes end now."""
@@ -170,9 +179,8 @@ class _PopulationRun:
             agent.observe(playing, self.obs, actions, reward_sum, next_obs, terminated)
         self.steps += playing
         self.episode_return += torch.where(playing, reward_sum[:, 0], 0.0)
-        learning = playing & self.past_init
-        if learning.any():
-            agent.nonfinite_loss |= agent.learn(learning)
+        if self.anyone_learning:
+            agent.nonfinite_loss |= agent.learn(self.learning)
         self.obs = next_obs
         return playing & ended[:, 0]
 

@@ -30,6 +30,10 @@ class PopulationAdam:
         self._exp_avg_sq = torch.zeros(self.population, width)
         self.exp_avg = self._per_parameter(self._exp_avg)
         self.exp_avg_sq = self._per_parameter(self._exp_avg_sq)
+        # A gradient buffer in the same layout: a backward that writes into ``grad_views`` hands
+        # ``step`` its gradients without the per-parameter reshapes and the concatenation.
+        self.grad = torch.zeros(self.population, width)
+        self.grad_views = self._per_parameter(self.grad)
         self.steps = torch.zeros(self.population)
         # beta ** steps per member, kept by multiplying. ATen's vectorised pow rounds differently
         # from the scalar pow it runs on a tensor's last few elements, so ``beta ** steps`` gave a
@@ -48,19 +52,27 @@ class PopulationAdam:
         return torch.cat([t.reshape(self.population, -1) for t in tensors], dim=1)
 
     @torch.no_grad()
-    def step(self, grads: list[torch.Tensor], active: torch.Tensor) -> None:
-        everyone = bool(active.all())
-        self.steps += active
-        stepping = active.numpy()
-        np.multiply(self.beta1_power, self.beta1, out=self.beta1_power, where=stepping)
-        np.multiply(self.beta2_power, self.beta2, out=self.beta2_power, where=stepping)
+    def step(self, grads: list[torch.Tensor] | torch.Tensor, active: torch.Tensor | None) -> None:
+        """One step of the ``active`` members (None: every member) on ``grads``: a tensor per
+        parameter, or all of them side by side as one (P, N) tensor (``grad``)."""
+        everyone = active is None or bool(active.all())
+        if everyone:
+            self.steps += 1
+            np.multiply(self.beta1_power, self.beta1, out=self.beta1_power)
+            np.multiply(self.beta2_power, self.beta2, out=self.beta2_power)
+        else:
+            self.steps += active
+            stepping = active.numpy()
+            np.multiply(self.beta1_power, self.beta1, out=self.beta1_power, where=stepping)
+            np.multiply(self.beta2_power, self.beta2, out=self.beta2_power, where=stepping)
         # As torch.optim.Adam: the corrections in double precision, applied in float32. A member
         # that never stepped takes step one's (it is masked out below; this keeps its values finite).
         bias1 = 1 - np.minimum(self.beta1_power, self.beta1)
         bias2 = 1 - np.minimum(self.beta2_power, self.beta2)
-        step_sizes = torch.from_numpy((self.lr.numpy().astype(np.float64) / bias1).astype(np.float32))[:, None]
-        bias2_roots = torch.from_numpy(np.sqrt(bias2).astype(np.float32))[:, None]
-        g, p, m, v = self._flat(grads), self.flat, self._exp_avg, self._exp_avg_sq
+        step_sizes = torch.from_numpy((self.lr.numpy().astype(np.float64) / bias1).astype(np.float32)[:, None])
+        bias2_roots = torch.from_numpy(np.sqrt(bias2).astype(np.float32)[:, None])
+        g = grads if isinstance(grads, torch.Tensor) else self._flat(grads)
+        p, m, v = self.flat, self._exp_avg, self._exp_avg_sq
         if everyone:
             # The same arithmetic as below, in place.
             m.lerp_(g, 1 - self.beta1)

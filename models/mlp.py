@@ -87,7 +87,7 @@ def _tanh_layer(b: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tens
     shape = (x.shape[0], x.shape[1], w.shape[2])
     numel = math.prod(shape)
     storage = torch.empty(-(-numel // _VECTOR_BLOCK) * _VECTOR_BLOCK)
-    z = storage[:numel].view(shape)
+    z = storage.as_strided(shape, (shape[1] * shape[2], shape[2], 1))
     if w.shape[2] > 1 and x.shape[1] > 1:
         torch.baddbmm(b, x, w, beta=2, alpha=2, out=z)
     else:
@@ -191,8 +191,9 @@ class PopulationMLP:
         cache.append((x, z))
         return z, cache
 
-    def backward(self, cache, grad_out: torch.Tensor, rows: int) -> list[torch.Tensor]:
-        """Gradients of sum(grad_out * output[:, :rows]) for ``parameters()``, by hand.
+    def backward(self, cache, grad_out: torch.Tensor, rows: int, out: list[torch.Tensor] | None = None):
+        """Gradients of sum(grad_out * output[:, :rows]) for ``parameters()``, by hand; written
+        into ``out`` (one tensor per parameter, e.g. ``PopulationAdam.grad_views``) where given.
 
         Written out instead of autograd because the batched DDQN update is the hot loop of NES,
         and this is about twice as fast; ``rows`` lets a forward over [states, next states]
@@ -200,26 +201,31 @@ class PopulationMLP:
         """
         if self.norm:
             raise NotImplementedError("the hand-written backward has no LayerNorm: use autograd (requires_grad_)")
+        layers = len(self.weights)
+        out = out or [None] * len(self.parameters())
+        out_w, out_b, out_slope = out[:layers], out[layers:2 * layers], out[2 * layers:]
         grads_w, grads_b, grads_slope = [], [], []
         delta = grad_out
-        for layer in range(len(self.weights) - 1, -1, -1):
+        for layer in range(layers - 1, -1, -1):
             x, z = cache[layer]
             x = x[:, :rows]
-            grads_w.append(torch.bmm(x.transpose(1, 2), delta))
-            grads_b.append(delta.sum(dim=1, keepdim=True))
+            grads_w.append(torch.bmm(x.transpose(1, 2), delta, out=out_w[layer]))
+            grads_b.append(torch.sum(delta, dim=1, keepdim=True, out=out_b[layer]))
             if layer == 0:
                 break
             activated = x                       # this layer's input is the layer below's activation
             pre_activation = cache[layer - 1][1][:, :rows]
             upstream = torch.bmm(delta, self.weights[layer].transpose(1, 2))
-            delta, slope_grad = self._activation_backward(upstream, activated, pre_activation, layer - 1)
+            delta, slope_grad = self._activation_backward(upstream, activated, pre_activation, layer - 1,
+                                                          out_slope[layer - 1] if self.slopes else None)
             if slope_grad is not None:
                 grads_slope.append(slope_grad)
         return [*grads_w[::-1], *grads_b[::-1], *grads_slope[::-1]]
 
-    def _activation_backward(self, upstream: torch.Tensor, h: torch.Tensor, z: torch.Tensor, layer: int):
+    def _activation_backward(self, upstream: torch.Tensor, h: torch.Tensor, z: torch.Tensor, layer: int,
+                             slope_out: torch.Tensor | None = None):
         """Gradient through the activation, from its output ``h`` where that suffices; overwrites
-        ``upstream``, a fresh product nothing else reads."""
+        ``upstream``, a fresh product nothing else reads. A PReLU's slope gradient goes to ``slope_out``."""
         if self.activation == "tanh":
             # 1 - h^2 as one add of -h^2: negating rounds nothing, so the values are those of 1 + (-h^2).
             derivative = torch.mul(h, h)
@@ -229,7 +235,7 @@ class PopulationMLP:
         if self.activation == "leakyrelu":
             return upstream.mul_(torch.where(h > 0, 1.0, 0.01)), None
         negative = z < 0
-        slope_grad = (upstream * z * negative).sum(dim=(1, 2), keepdim=True)
+        slope_grad = torch.sum(upstream * z * negative, dim=(1, 2), keepdim=True, out=slope_out)
         return upstream * torch.where(negative, self.slopes[layer], 1.0), slope_grad
 
 

@@ -54,10 +54,10 @@ MAX_TRAIN_STEPS = {"CartPole-v0": 100, "Pendulum-v1": 150, "CliffWalking-v1": 90
 SEEDS = [5, 6, 7]
 MEMBER = 2  # the member compared (and poisoned): on the SEs below, the one with short episodes
 # Attributes that are not a member's state: member indices (0..P-1, they differ between P = 3 and
-# P = 1), and the scratch one call leaves for the next call of the same step (the last observed
+# P = 1) and the buffer rows they start at, and the scratch one call leaves for the next call of the same step (the last observed
 # transition, the last action vectors or samples), whose rows of members outside ``active`` hold
 # whatever the call computed for them.
-SKIPPED_ATTRIBUTES = {"members", "_members", "transition", "_last_vectors", "_sampled"}
+SKIPPED_ATTRIBUTES = {"members", "_members", "_first_rows", "transition", "_last_vectors", "_sampled"}
 
 
 def accepts(agent_class, env_id: str) -> bool:

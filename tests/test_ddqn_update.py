@@ -100,10 +100,10 @@ def test_an_all_terminal_minibatch_skips_the_next_states_and_gets_the_same_gradi
     full double-DQN path computes that same target, reward + 0, so the two must agree bit for bit."""
     agent = agent_class(getattr(load_config(None, []).agents, agent_class.name), SPEC, [3, 4])
     states, next_states = torch.randn(2, 5, 4), torch.randn(2, 5, 4)
-    actions, rewards = torch.randint(0, 2, (2, 5)), torch.randn(2, 5)
-    skipped = agent._td_gradients(agent.q, agent.q_target, agent.gamma, states, actions, rewards, next_states,
+    taken, rewards = torch.randint(0, 2, (2, 5, 1)), torch.randn(2, 5)
+    skipped = agent._td_gradients(agent.q, agent.q_target, agent.gamma, states, taken, rewards, next_states,
                                   torch.ones(2, 5))
-    full = agent._td_gradients(agent.q, agent.q_target, torch.zeros(2, 1), states, actions, rewards, next_states,
+    full = agent._td_gradients(agent.q, agent.q_target, torch.zeros(2, 1), states, taken, rewards, next_states,
                                torch.zeros(2, 5))
     assert torch.equal(skipped[1], full[1])
     assert all(torch.equal(a, b) for a, b in zip(skipped[0], full[0]))

@@ -89,10 +89,10 @@ def test_the_ddqn_loss_uses_the_stored_raw_done_in_its_target():
     seen = {}
     compute = agent._td_gradients
 
-    def spy(q, q_target, gamma, states, actions, rewards, next_states, dones):
+    def spy(q, q_target, gamma, states, taken, rewards, next_states, dones, out=None):
         seen["dones"] = dones.clone()
-        seen["loss"] = compute(q, q_target, gamma, states, actions, rewards, next_states, dones)[1]
-        return compute(q, q_target, gamma, states, actions, rewards, next_states, dones)
+        seen["loss"] = compute(q, q_target, gamma, states, taken, rewards, next_states, dones)[1]
+        return compute(q, q_target, gamma, states, taken, rewards, next_states, dones, out)
 
     q_before, q_target_before = agent.q.detached_copy(), agent.q_target.detached_copy()
     agent._td_gradients = spy
