@@ -59,13 +59,15 @@ class SyntheticVecEnv:
         next_states = self.clip(next_states)
         keep = active[:, None]
         self.elapsed += keep
-        truncated = (self.elapsed >= self.spec.max_steps) & ~terminated & keep
-        terminated = terminated & keep
-        final_obs = torch.where(keep[..., None], next_states, self.states)
+        truncated = (self.elapsed >= self.spec.max_steps) & ~terminated
+        if not bool(active.all()):   # with every member active (a population of one, always) nothing is masked
+            truncated, terminated, rewards = truncated & keep, terminated & keep, torch.where(keep, rewards, 0.0)
+            next_states = torch.where(keep[..., None], next_states, self.states)
+        final_obs = next_states
         self.states = final_obs.clone()
         if self.autoreset:
             self._restart_ended(terminated | truncated)
-        return self.states.clone(), torch.where(keep, rewards, 0.0), terminated, truncated, final_obs
+        return self.states.clone(), rewards, terminated, truncated, final_obs
 
     def _flag_nonfinite(self, next_states: torch.Tensor, rewards: torch.Tensor, active: torch.Tensor):
         """Flag the active members with a NaN or inf output; zeros replace those values. (An inactive
