@@ -1,4 +1,5 @@
 """A replay buffer per member, stored as one tensor with a leading population dimension."""
+import numpy as np
 import torch
 
 from common.rng import MemberStreams
@@ -19,19 +20,24 @@ class PopulationReplay:
         self.state_dim, self.action_dim = state_dim, action_dim
         self.width = 2 * state_dim + action_dim + 2
         self.rows = torch.zeros(population, min(capacity, _INITIAL_CAPACITY), self.width)
-        self.position = torch.zeros(population, dtype=torch.long)
-        self.size = torch.zeros(population, dtype=torch.long)
-        self._members = torch.arange(population)
-        self._first_rows = self._members[:, None] * self.rows.shape[1]   # each member's first row, flattened
+        # The ring positions and sizes are P numbers each: numpy updates them for a fraction of
+        # what torch's calls cost, which a population of one pays at every step.
+        self.position = np.zeros(population, dtype=np.int64)
+        self.size = np.zeros(population, dtype=np.int64)
+        self._first_rows = self._member_first_rows()
         # An upper bound of position.max() kept in Python: the buffer grows without reading a tensor.
         self._most_added = 0
+
+    def _member_first_rows(self) -> np.ndarray:
+        """Each member's first row in the flattened buffer."""
+        return np.arange(self.population) * self.rows.shape[1]
 
     def _grow_if_full(self) -> None:
         allocated = self.rows.shape[1]
         if allocated < self.capacity and self._most_added >= allocated:
             extra = min(allocated, self.capacity - allocated)
             self.rows = torch.cat([self.rows, torch.zeros(self.population, extra, self.width)], dim=1)
-            self._first_rows = self._members[:, None] * self.rows.shape[1]
+            self._first_rows = self._member_first_rows()
 
     def add(self, active: torch.Tensor, states, actions, rewards, next_states, dones) -> None:
         """Append the transition of every ``active`` member, as one env step gives it (one episode
@@ -41,17 +47,17 @@ class PopulationReplay:
         # float32 before the cat: a cat that promotes integer actions and boolean dones costs more.
         packed = torch.cat([states, actions.reshape(self.population, 1, -1).float(), rewards[..., None], next_states,
                             dones[..., None].float()], dim=2).view(self.population, self.width)
+        flat_rows = self.rows.view(-1, self.width)
         if bool(active.all()):
-            self.rows[self._members, self.position] = packed
-            self.position.add_(1).remainder_(self.capacity)
-            self.size.add_(1).clamp_(max=self.capacity)
+            flat_rows.index_copy_(0, torch.from_numpy(self._first_rows + self.position), packed)
+            self.position = (self.position + 1) % self.capacity
+            self.size = np.minimum(self.size + 1, self.capacity)
             return
-        # Index tensors, not the bool mask: every boolean index would search the mask again.
-        members = torch.nonzero(active).flatten()
-        slots = self.position.index_select(0, members)
-        self.rows[members, slots] = packed.index_select(0, members)
-        self.position.index_copy_(0, members, (slots + 1) % self.capacity)
-        self.size.index_copy_(0, members, torch.clamp(self.size.index_select(0, members) + 1, max=self.capacity))
+        members = np.flatnonzero(active.numpy())
+        flat_rows.index_copy_(0, torch.from_numpy(self._first_rows[members] + self.position[members]),
+                              packed.index_select(0, torch.from_numpy(members)))
+        self.position[members] = (self.position[members] + 1) % self.capacity
+        self.size[members] = np.minimum(self.size[members] + 1, self.capacity)
 
     def sample(self, rng: MemberStreams, batch_size: int, active: torch.Tensor, members: torch.Tensor | None):
         """(M, batch) states, actions, rewards, next states and dones (actions (M, batch, A)).
@@ -59,9 +65,9 @@ class PopulationReplay:
         Each member draws uniformly from its own buffer; ``members`` are the M indices of the
         ``active`` mask (None: all P are active), and only they advance their random streams.
         """
-        index = rng.integers(self.size.clamp(min=1), batch_size, active)
+        index = rng.integers(torch.from_numpy(np.maximum(self.size, 1)), batch_size, active)
         if members is None:
-            first_rows, count = self._first_rows, self.population
+            first_rows, count = torch.from_numpy(self._first_rows[:, None]), self.population
         else:
             index = index[members] if len(members) < self.population else index
             first_rows, count = members[:, None] * self.rows.shape[1], len(members)

@@ -34,7 +34,7 @@ class PopulationAdam:
         # ``step`` its gradients without the per-parameter reshapes and the concatenation.
         self.grad = torch.zeros(self.population, width)
         self.grad_views = self._per_parameter(self.grad)
-        self.steps = torch.zeros(self.population)
+        self.steps = np.zeros(self.population, dtype=np.int64)
         # beta ** steps per member, kept by multiplying. ATen's vectorised pow rounds differently
         # from the scalar pow it runs on a tensor's last few elements, so ``beta ** steps`` gave a
         # member a bias correction that depended on its place in the population, and after a few
@@ -61,8 +61,8 @@ class PopulationAdam:
             np.multiply(self.beta1_power, self.beta1, out=self.beta1_power)
             np.multiply(self.beta2_power, self.beta2, out=self.beta2_power)
         else:
-            self.steps += active
             stepping = active.numpy()
+            self.steps += stepping
             np.multiply(self.beta1_power, self.beta1, out=self.beta1_power, where=stepping)
             np.multiply(self.beta2_power, self.beta2, out=self.beta2_power, where=stepping)
         # As torch.optim.Adam: the corrections in double precision, applied in float32. A member
