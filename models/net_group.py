@@ -18,6 +18,7 @@ class NetGroup:
     def __init__(self, nets: dict[str, PopulationMLP], state_dim: int, action_dim: int, discrete_actions: bool):
         self.nets, self.state_dim, self.action_dim = nets, state_dim, action_dim
         self.discrete_actions = discrete_actions
+        self._one_hot_rows = torch.eye(action_dim) if discrete_actions else None
 
     @property
     def population(self) -> int:
@@ -30,8 +31,10 @@ class NetGroup:
     def encode(self, actions: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """(P, N[, A]) actions and (P, N, S) states -> (P, N, A + S) network input, action first
         (one-hot for discrete actions), as the paper's SE networks read it."""
-        if self.discrete_actions:   # cat turns the one-hot integers into the states' float type
-            actions = torch.nn.functional.one_hot(actions.long(), self.action_dim)
+        if self.discrete_actions:
+            # An identity row per action: one_hot's values, without its range check over the
+            # batch (a population of one steps its SE through this every step).
+            actions = self._one_hot_rows[actions.long()]
         return torch.cat([actions, states], dim=-1)
 
     def flat_size(self, include_slopes: bool = True) -> int:
