@@ -85,11 +85,12 @@ class DDQN:
     def act(self, obs: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
         """Epsilon-greedy actions (P, B); only ``active`` members draw random numbers."""
         batch = obs.shape[1]
-        explore = self.rng.uniform(batch, active) < self.epsilon[:, None]
+        # Decided in numpy: P x B comparisons, which a population of one makes at every step.
+        explore = self.rng.uniform(batch, active).numpy() < self.epsilon.numpy()[:, None]
         random_actions = self.rng.integers(self.action_counts, batch, active)
         if explore.all():   # no greedy action would be used (often so for a population of one)
             return random_actions
-        return torch.where(explore, random_actions, self.q(obs).argmax(dim=-1))
+        return torch.where(torch.from_numpy(explore), random_actions, self.q(obs).argmax(dim=-1))
 
     def observe(self, active, states, actions, rewards, next_states, terminated, done_values=None) -> None:
         """Store one transition per active member (B = 1 training episode per member); the buffer's
