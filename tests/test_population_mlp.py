@@ -3,6 +3,7 @@ import pytest
 import torch
 from torch import nn
 
+from models.adam import PopulationAdam
 from models.mlp import PopulationMLP, build_mlp
 
 ACTIVATIONS = ("tanh", "relu", "leakyrelu", "prelu")
@@ -175,6 +176,20 @@ def test_hand_written_backward_equals_autograd_of_the_member_modules(activation,
     torch.testing.assert_close(as_population.to_flat(), member_autograd_gradients(population, x, grad_out),
                                rtol=1e-4, atol=1e-5)
 
+
+
+@pytest.mark.parametrize("hidden_layer", [1, 2])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_backward_into_adams_gradient_buffer_gives_the_same_gradients(activation, hidden_layer):
+    population = make_population(activation, hidden_layer)
+    x = inputs(len(SEEDS))
+    grad_out = torch.randn(len(SEEDS), 3, OUT, generator=torch.Generator().manual_seed(1))
+    expected = population.backward(population.forward(x)[1], grad_out, rows=3)
+    optimizer = PopulationAdam(population.parameters(), torch.full((len(SEEDS),), 1e-3))
+    optimizer.grad.fill_(float("nan"))   # every element must be written
+    written = population.backward(population.forward(x)[1], grad_out, rows=3, out=optimizer.grad_views)
+    assert all(w is view for w, view in zip(written, optimizer.grad_views))
+    assert torch.equal(optimizer.grad, torch.cat([g.reshape(len(SEEDS), -1) for g in expected], dim=1))
 
 # --- the paper's use_layer_norm: one LayerNorm, shared by every hidden layer after the first ------
 
